@@ -1,0 +1,49 @@
+// swift-tools-version: 6.0
+//
+// SelfSupervised: a dependency-free Swift framework for self-supervised learning.
+//
+// Layers (imports only point down):
+//   CSSLKernels   C micro-kernels (AVX-512 / AVX2+FMA / portable), chosen at run time.
+//   SSLTensor     Float32 tensors, reverse-mode autograd, CPU kernels.
+//   SelfSupervised  the umbrella library users import.
+// No `unsafeFlags`: the package must stay usable as a versioned dependency.
+import PackageDescription
+
+let package = Package(
+    name: "SelfSupervised",
+    products: [
+        .library(name: "SelfSupervised", targets: ["SelfSupervised"]),
+        .executable(name: "ssl-bench", targets: ["SSLBench"]),
+    ],
+    targets: [
+        .target(
+            name: "CSSLKernels",
+            path: "Sources/CSSLKernels"
+        ),
+        .target(
+            name: "SSLTensor",
+            dependencies: ["CSSLKernels"],
+            path: "Sources/SSLTensor"
+        ),
+        .target(
+            name: "SelfSupervised",
+            dependencies: ["SSLTensor"],
+            path: "Sources/SelfSupervised"
+        ),
+        .target(
+            name: "SSLTestSupport",
+            dependencies: ["SSLTensor"],
+            path: "Sources/SSLTestSupport"
+        ),
+        .executableTarget(
+            name: "SSLBench",
+            dependencies: ["SSLTensor"],
+            path: "Benchmarks/SSLBench"
+        ),
+        .testTarget(
+            name: "SSLTensorTests",
+            dependencies: ["SSLTensor", "SSLTestSupport"],
+            path: "Tests/SSLTensorTests"
+        ),
+    ]
+)

@@ -1,0 +1,170 @@
+// GEMM micro-kernels. See include/CSSLKernels.h for the contract.
+#include "CSSLKernels.h"
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <cpuid.h>
+#include <immintrin.h>
+
+static unsigned long long ssl_read_xcr0(void) {
+    unsigned int eax, edx;
+    __asm__ volatile(".byte 0x0f, 0x01, 0xd0" : "=a"(eax), "=d"(edx) : "c"(0));
+    return ((unsigned long long)edx << 32) | eax;
+}
+
+int ssl_cpu_features(void) {
+    unsigned int eax = 0, ebx = 0, ecx = 0, edx = 0;
+    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return 0;
+    const int has_fma = (ecx >> 12) & 1;
+    const int has_osxsave = (ecx >> 27) & 1;
+    const int has_avx = (ecx >> 28) & 1;
+    if (!has_osxsave || !has_avx) return 0;
+    const unsigned long long xcr0 = ssl_read_xcr0();
+    if ((xcr0 & 0x6) != 0x6) return 0;  // XMM and YMM state enabled by the OS
+    if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return 0;
+    const int has_avx2 = (ebx >> 5) & 1;
+    const int has_avx512f = (ebx >> 16) & 1;
+    int features = 0;
+    if (has_avx2 && has_fma) features |= SSL_CPU_AVX2_FMA;
+    if (has_avx512f && (xcr0 & 0xE6) == 0xE6) features |= SSL_CPU_AVX512F;  // opmask, ZMM
+    return features;
+}
+
+#define SSL_ROW512(r)                                              \
+    {                                                              \
+        const __m512 av = _mm512_set1_ps(a[r]);                    \
+        acc##r##0 = _mm512_fmadd_ps(av, b0, acc##r##0);            \
+        acc##r##1 = _mm512_fmadd_ps(av, b1, acc##r##1);            \
+    }
+
+#define SSL_STORE512(r)                                                               \
+    {                                                                                 \
+        float *row = c + (r) * ldc;                                                   \
+        if (beta == 0.0f) {                                                           \
+            _mm512_storeu_ps(row, _mm512_mul_ps(va, acc##r##0));                      \
+            _mm512_storeu_ps(row + 16, _mm512_mul_ps(va, acc##r##1));                 \
+        } else {                                                                      \
+            _mm512_storeu_ps(row, _mm512_fmadd_ps(vb, _mm512_loadu_ps(row),           \
+                                                  _mm512_mul_ps(va, acc##r##0)));     \
+            _mm512_storeu_ps(row + 16, _mm512_fmadd_ps(vb, _mm512_loadu_ps(row + 16), \
+                                                       _mm512_mul_ps(va, acc##r##1))); \
+        }                                                                             \
+    }
+
+__attribute__((target("avx512f")))
+void ssl_sgemm_kernel_12x32_avx512(long k, const float *a, const float *b, float *c, long ldc,
+                                   float alpha, float beta) {
+    __m512 acc00 = _mm512_setzero_ps(), acc01 = _mm512_setzero_ps();
+    __m512 acc10 = _mm512_setzero_ps(), acc11 = _mm512_setzero_ps();
+    __m512 acc20 = _mm512_setzero_ps(), acc21 = _mm512_setzero_ps();
+    __m512 acc30 = _mm512_setzero_ps(), acc31 = _mm512_setzero_ps();
+    __m512 acc40 = _mm512_setzero_ps(), acc41 = _mm512_setzero_ps();
+    __m512 acc50 = _mm512_setzero_ps(), acc51 = _mm512_setzero_ps();
+    __m512 acc60 = _mm512_setzero_ps(), acc61 = _mm512_setzero_ps();
+    __m512 acc70 = _mm512_setzero_ps(), acc71 = _mm512_setzero_ps();
+    __m512 acc80 = _mm512_setzero_ps(), acc81 = _mm512_setzero_ps();
+    __m512 acc90 = _mm512_setzero_ps(), acc91 = _mm512_setzero_ps();
+    __m512 acc100 = _mm512_setzero_ps(), acc101 = _mm512_setzero_ps();
+    __m512 acc110 = _mm512_setzero_ps(), acc111 = _mm512_setzero_ps();
+    for (long p = 0; p < k; ++p) {
+        const __m512 b0 = _mm512_loadu_ps(b);
+        const __m512 b1 = _mm512_loadu_ps(b + 16);
+        _mm_prefetch((const char *)(b + 256), _MM_HINT_T0);
+        SSL_ROW512(0) SSL_ROW512(1) SSL_ROW512(2) SSL_ROW512(3)
+        SSL_ROW512(4) SSL_ROW512(5) SSL_ROW512(6) SSL_ROW512(7)
+        SSL_ROW512(8) SSL_ROW512(9) SSL_ROW512(10) SSL_ROW512(11)
+        a += 12;
+        b += 32;
+    }
+    const __m512 va = _mm512_set1_ps(alpha);
+    const __m512 vb = _mm512_set1_ps(beta);
+    SSL_STORE512(0) SSL_STORE512(1) SSL_STORE512(2) SSL_STORE512(3)
+    SSL_STORE512(4) SSL_STORE512(5) SSL_STORE512(6) SSL_STORE512(7)
+    SSL_STORE512(8) SSL_STORE512(9) SSL_STORE512(10) SSL_STORE512(11)
+}
+
+#define SSL_ROW256(r)                                              \
+    {                                                              \
+        const __m256 av = _mm256_broadcast_ss(a + (r));            \
+        acc##r##0 = _mm256_fmadd_ps(av, b0, acc##r##0);            \
+        acc##r##1 = _mm256_fmadd_ps(av, b1, acc##r##1);            \
+    }
+
+#define SSL_STORE256(r)                                                              \
+    {                                                                                \
+        float *row = c + (r) * ldc;                                                  \
+        if (beta == 0.0f) {                                                          \
+            _mm256_storeu_ps(row, _mm256_mul_ps(va, acc##r##0));                     \
+            _mm256_storeu_ps(row + 8, _mm256_mul_ps(va, acc##r##1));                 \
+        } else {                                                                     \
+            _mm256_storeu_ps(row, _mm256_fmadd_ps(vb, _mm256_loadu_ps(row),          \
+                                                  _mm256_mul_ps(va, acc##r##0)));    \
+            _mm256_storeu_ps(row + 8, _mm256_fmadd_ps(vb, _mm256_loadu_ps(row + 8),  \
+                                                      _mm256_mul_ps(va, acc##r##1))); \
+        }                                                                            \
+    }
+
+__attribute__((target("avx2,fma")))
+void ssl_sgemm_kernel_6x16_avx2(long k, const float *a, const float *b, float *c, long ldc,
+                                float alpha, float beta) {
+    __m256 acc00 = _mm256_setzero_ps(), acc01 = _mm256_setzero_ps();
+    __m256 acc10 = _mm256_setzero_ps(), acc11 = _mm256_setzero_ps();
+    __m256 acc20 = _mm256_setzero_ps(), acc21 = _mm256_setzero_ps();
+    __m256 acc30 = _mm256_setzero_ps(), acc31 = _mm256_setzero_ps();
+    __m256 acc40 = _mm256_setzero_ps(), acc41 = _mm256_setzero_ps();
+    __m256 acc50 = _mm256_setzero_ps(), acc51 = _mm256_setzero_ps();
+    for (long p = 0; p < k; ++p) {
+        const __m256 b0 = _mm256_loadu_ps(b);
+        const __m256 b1 = _mm256_loadu_ps(b + 8);
+        SSL_ROW256(0) SSL_ROW256(1) SSL_ROW256(2)
+        SSL_ROW256(3) SSL_ROW256(4) SSL_ROW256(5)
+        a += 6;
+        b += 16;
+    }
+    const __m256 va = _mm256_set1_ps(alpha);
+    const __m256 vb = _mm256_set1_ps(beta);
+    SSL_STORE256(0) SSL_STORE256(1) SSL_STORE256(2)
+    SSL_STORE256(3) SSL_STORE256(4) SSL_STORE256(5)
+}
+
+#else  // not x86-64
+
+int ssl_cpu_features(void) { return 0; }
+
+static void ssl_kernel_unavailable(void) { __builtin_trap(); }
+
+void ssl_sgemm_kernel_12x32_avx512(long k, const float *a, const float *b, float *c, long ldc,
+                                   float alpha, float beta) {
+    (void)k; (void)a; (void)b; (void)c; (void)ldc; (void)alpha; (void)beta;
+    ssl_kernel_unavailable();
+}
+
+void ssl_sgemm_kernel_6x16_avx2(long k, const float *a, const float *b, float *c, long ldc,
+                                float alpha, float beta) {
+    (void)k; (void)a; (void)b; (void)c; (void)ldc; (void)alpha; (void)beta;
+    ssl_kernel_unavailable();
+}
+
+#endif
+
+void ssl_sgemm_kernel_6x16_generic(long k, const float *a, const float *b, float *c, long ldc,
+                                   float alpha, float beta) {
+    float acc[6][16];
+    for (int r = 0; r < 6; ++r)
+        for (int j = 0; j < 16; ++j) acc[r][j] = 0.0f;
+    for (long p = 0; p < k; ++p) {
+        for (int r = 0; r < 6; ++r) {
+            const float av = a[r];
+            for (int j = 0; j < 16; ++j) acc[r][j] += av * b[j];
+        }
+        a += 6;
+        b += 16;
+    }
+    for (int r = 0; r < 6; ++r) {
+        float *row = c + r * ldc;
+        if (beta == 0.0f) {
+            for (int j = 0; j < 16; ++j) row[j] = alpha * acc[r][j];
+        } else {
+            for (int j = 0; j < 16; ++j) row[j] = alpha * acc[r][j] + beta * row[j];
+        }
+    }
+}

@@ -1,0 +1,47 @@
+// CSSLKernels: the only C in the framework. It holds the GEMM micro-kernels that need
+// instruction-set attributes Swift cannot express per function (AVX-512, AVX2+FMA), plus
+// portable fallbacks, and a CPU-feature probe so Swift can choose among them at run time.
+// Packing, blocking and threading live in Swift (SSLTensor/Kernels/GEMM.swift).
+#ifndef CSSLKERNELS_H
+#define CSSLKERNELS_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Bit flags returned by `ssl_cpu_features`.
+enum {
+    SSL_CPU_AVX2_FMA = 1,  ///< AVX2 and FMA3, with OS support for YMM state.
+    SSL_CPU_AVX512F = 2    ///< AVX-512F, with OS support for ZMM and opmask state.
+};
+
+/// CPU features usable by the micro-kernels on this machine (x86-64: CPUID + XGETBV; other
+/// architectures: 0).
+int ssl_cpu_features(void);
+
+// Micro-kernel contract (all variants):
+//   C[MR x NR] = alpha * (A_panel · B_panel) + beta * C, where
+//   a: packed A sliver, k groups of MR floats (column p holds rows 0..MR-1);
+//   b: packed B sliver, k groups of NR floats (row p holds columns 0..NR-1);
+//   c: row-major tile with row stride ldc. When beta == 0, C is not read (it may hold NaN).
+
+/// 12x32 micro-kernel with AVX-512F (24 zmm accumulators). Call only when
+/// `ssl_cpu_features() & SSL_CPU_AVX512F`.
+void ssl_sgemm_kernel_12x32_avx512(long k, const float *a, const float *b, float *c, long ldc,
+                                   float alpha, float beta);
+
+/// 6x16 micro-kernel with AVX2 + FMA (12 ymm accumulators). Call only when
+/// `ssl_cpu_features() & SSL_CPU_AVX2_FMA`.
+void ssl_sgemm_kernel_6x16_avx2(long k, const float *a, const float *b, float *c, long ldc,
+                                float alpha, float beta);
+
+/// Portable 6x16 micro-kernel (plain C the compiler vectorises for the baseline ISA: SSE2 on
+/// x86-64, NEON on arm64).
+void ssl_sgemm_kernel_6x16_generic(long k, const float *a, const float *b, float *c, long ldc,
+                                   float alpha, float beta);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,255 @@
+/// A strided view of a matrix operand: element (row, column) is at
+/// `base[row * rowStride + column * columnStride]`. A transposed operand is the same memory with
+/// the strides swapped.
+public struct MatrixOperand: @unchecked Sendable {
+    public let base: UnsafePointer<Float>
+    public let rowStride: Int
+    public let columnStride: Int
+
+    @inlinable
+    public init(base: UnsafePointer<Float>, rowStride: Int, columnStride: Int) {
+        self.base = base
+        self.rowStride = rowStride
+        self.columnStride = columnStride
+    }
+
+    /// A row-major matrix with `columns` columns, optionally read transposed.
+    @inlinable
+    public static func rowMajor(_ base: UnsafePointer<Float>, columns: Int, transposed: Bool = false)
+        -> MatrixOperand
+    {
+        transposed
+            ? MatrixOperand(base: base, rowStride: 1, columnStride: columns)
+            : MatrixOperand(base: base, rowStride: columns, columnStride: 1)
+    }
+}
+
+/// Single-precision general matrix multiply, `C = alpha·A·B + beta·C`, with `A` m×k, `B` k×n and
+/// `C` m×n row-major with row stride `ldc`.
+///
+/// BLIS-style: B is packed into KC×NC panels of NR-wide slivers, A into MC×KC blocks of MR-tall
+/// slivers, and the micro-kernel (`GEMMMicroKernel`) computes MR×NR tiles from registers. The
+/// work is split between `threads` workers by rows of C (or by column slivers when C is short).
+/// When `beta == 0`, C is never read. Pack buffers come from the context's pool; nothing is
+/// allocated inside the loops.
+///
+/// ```swift
+/// a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in
+///     gemm(m: 2, n: 2, k: 3, a: .rowMajor(pa.baseAddress!, columns: 3),
+///          b: .rowMajor(pb.baseAddress!, columns: 2), c: out, ldc: 2)
+/// } }
+/// ```
+public func gemm(
+    m: Int, n: Int, k: Int,
+    alpha: Float = 1,
+    a: MatrixOperand, b: MatrixOperand,
+    beta: Float = 0,
+    c: UnsafeMutablePointer<Float>, ldc: Int,
+    threads requestedThreads: Int? = nil,
+    context: ComputeContext = .current
+) {
+    precondition(m >= 0 && n >= 0 && k >= 0, "gemm: negative size m=\(m) n=\(n) k=\(k)")
+    precondition(ldc >= n, "gemm: ldc \(ldc) is smaller than n \(n)")
+    if m == 0 || n == 0 { return }
+    if k == 0 {
+        scaleMatrix(c, rows: m, columns: n, ldc: ldc, by: beta)
+        return
+    }
+    let kernel = context.gemmKernel
+    let mr = kernel.tileRows, nr = kernel.tileColumns
+    let kcMax = kernel.panelDepth, ncMax = kernel.panelColumns
+    let flops = 2.0 * Double(m) * Double(n) * Double(k)
+    let threads = flops < 3.0e6 ? 1 : max(1, requestedThreads ?? context.threadCount)
+
+    // Workers are independent (one fork-join per call): each owns a rectangle of C and packs
+    // its own panels. Split by columns when C is wide enough, else by rows.
+    let splitColumns = n >= threads * nr * 4
+    let columnsPerWorker = splitColumns ? roundUp((n + threads - 1) / threads, to: nr) : n
+    let rowsPerWorker = splitColumns ? m : roundUp((m + threads - 1) / threads, to: mr)
+    let mcMax = min(kernel.blockRows, roundUp(rowsPerWorker, to: mr))
+    let ncWorker = min(ncMax, roundUp(columnsPerWorker, to: nr))
+
+    let pool = context.bufferPool
+    let packedBCount = kcMax * ncWorker
+    let packedACount = mcMax * kcMax
+    let tileCount = mr * nr
+    let perWorker = packedBCount + packedACount + tileCount
+    let scratch = pool.allocate(count: threads * perWorker)
+    defer { pool.release(scratch.pointer, capacity: scratch.capacity) }
+    let scratchPointer = SendablePointer(scratch.pointer)
+    let cPointer = SendablePointer(c)
+
+    ParallelLoop.run(workers: threads) { worker in
+        let rowStart = splitColumns ? 0 : min(m, worker * rowsPerWorker)
+        let rowEnd = splitColumns ? m : min(m, rowStart + rowsPerWorker)
+        let columnStart = splitColumns ? min(n, worker * columnsPerWorker) : 0
+        let columnEnd = splitColumns ? min(n, columnStart + columnsPerWorker) : n
+        if rowStart >= rowEnd || columnStart >= columnEnd { return }
+        let base = scratchPointer.base + worker * perWorker
+        let packedB = base
+        let packedA = base + packedBCount
+        let tile = packedA + packedACount
+        var jc = columnStart
+        while jc < columnEnd {
+            let nc = min(ncMax, columnEnd - jc)
+            let slivers = (nc + nr - 1) / nr
+            var pc = 0
+            while pc < k {
+                let kc = min(kcMax, k - pc)
+                let panelBeta: Float = pc == 0 ? beta : 1
+                for sliver in 0..<slivers {
+                    packB(b, depthStart: pc, depth: kc, columnStart: jc + sliver * nr,
+                          columns: min(nr, nc - sliver * nr), sliverWidth: nr,
+                          into: packedB + sliver * nr * kc)
+                }
+                var ic = rowStart
+                while ic < rowEnd {
+                    let mc = min(mcMax, rowEnd - ic)
+                    packA(a, rowStart: ic, rows: mc, depthStart: pc, depth: kc, sliverHeight: mr,
+                          into: packedA)
+                    for sliver in 0..<slivers {
+                        let column = jc + sliver * nr
+                        let columnsHere = min(nr, jc + nc - column)
+                        let bSliver = UnsafePointer(packedB + sliver * nr * kc)
+                        var ir = 0
+                        while ir < mc {
+                            let rowsHere = min(mr, mc - ir)
+                            let aSliver = UnsafePointer(packedA + ir * kc)
+                            let cTile = cPointer.base + (ic + ir) * ldc + column
+                            if rowsHere == mr && columnsHere == nr {
+                                kernel.run(depth: kc, a: aSliver, b: bSliver, c: cTile, ldc: ldc,
+                                           alpha: alpha, beta: panelBeta)
+                            } else {
+                                kernel.run(depth: kc, a: aSliver, b: bSliver, c: tile, ldc: nr,
+                                           alpha: alpha, beta: 0)
+                                mergeTile(tile, tileStride: nr, into: cTile, ldc: ldc,
+                                          rows: rowsHere, columns: columnsHere, beta: panelBeta)
+                            }
+                            ir &+= mr
+                        }
+                    }
+                    ic &+= mc
+                }
+                pc += kc
+            }
+            jc += nc
+        }
+    }
+}
+
+@inline(__always)
+func roundUp(_ value: Int, to multiple: Int) -> Int {
+    (value + multiple - 1) / multiple * multiple
+}
+
+/// C[0..<rows, 0..<columns] = tile + beta·C (C not read when beta is 0).
+@inline(__always)
+private func mergeTile(
+    _ tile: UnsafeMutablePointer<Float>, tileStride: Int, into c: UnsafeMutablePointer<Float>,
+    ldc: Int, rows: Int, columns: Int, beta: Float
+) {
+    for row in 0..<rows {
+        let source = tile + row * tileStride
+        let destination = c + row * ldc
+        if beta == 0 {
+            destination.update(from: source, count: columns)
+        } else {
+            for column in 0..<columns {
+                destination[column] = source[column] + beta * destination[column]
+            }
+        }
+    }
+}
+
+/// C = beta·C over an m×n block (zero when beta is 0, without reading C).
+func scaleMatrix(_ c: UnsafeMutablePointer<Float>, rows: Int, columns: Int, ldc: Int, by beta: Float) {
+    for row in 0..<rows {
+        let destination = c + row * ldc
+        if beta == 0 {
+            destination.update(repeating: 0, count: columns)
+        } else if beta != 1 {
+            for column in 0..<columns { destination[column] *= beta }
+        }
+    }
+}
+
+/// Packs rows `rowStart..<rowStart+rows` and depth `depthStart..<depthStart+depth` of A into
+/// MR-tall slivers: sliver s holds `depth` groups of MR floats, zero-padded past the last row.
+@inline(__always)
+private func packA(
+    _ a: MatrixOperand, rowStart: Int, rows: Int, depthStart: Int, depth: Int, sliverHeight mr: Int,
+    into destination: UnsafeMutablePointer<Float>
+) {
+    var sliverRow = 0
+    while sliverRow < rows {
+        let rowsHere = min(mr, rows - sliverRow)
+        let sliver = destination + sliverRow * depth
+        let firstRow = rowStart + sliverRow
+        if a.columnStride == 1 {
+            for r in 0..<rowsHere {
+                let source = a.base + (firstRow + r) * a.rowStride + depthStart
+                var p = 0
+                while p < depth {
+                    sliver[p &* mr &+ r] = source[p]
+                    p &+= 1
+                }
+            }
+        } else if a.rowStride == 1 {
+            for p in 0..<depth {
+                let source = a.base + (depthStart + p) * a.columnStride + firstRow
+                (sliver + p * mr).update(from: source, count: rowsHere)
+            }
+        } else {
+            for p in 0..<depth {
+                for r in 0..<rowsHere {
+                    sliver[p * mr + r] = a.base[(firstRow + r) * a.rowStride + (depthStart + p) * a.columnStride]
+                }
+            }
+        }
+        if rowsHere < mr {
+            for p in 0..<depth {
+                (sliver + p * mr + rowsHere).update(repeating: 0, count: mr - rowsHere)
+            }
+        }
+        sliverRow += mr
+    }
+}
+
+/// Packs one NR-wide sliver of B (depth × columns, zero-padded to NR columns): `depth` groups
+/// of NR floats.
+@inline(__always)
+private func packB(
+    _ b: MatrixOperand, depthStart: Int, depth: Int, columnStart: Int, columns: Int,
+    sliverWidth nr: Int, into sliver: UnsafeMutablePointer<Float>
+) {
+    if b.columnStride == 1 {
+        for p in 0..<depth {
+            let source = b.base + (depthStart + p) * b.rowStride + columnStart
+            let row = sliver + p * nr
+            row.update(from: source, count: columns)
+            if columns < nr { (row + columns).update(repeating: 0, count: nr - columns) }
+        }
+    } else if b.rowStride == 1 {
+        for j in 0..<columns {
+            let source = b.base + (columnStart + j) * b.columnStride + depthStart
+            var p = 0
+            while p < depth {
+                sliver[p &* nr &+ j] = source[p]
+                p &+= 1
+            }
+        }
+        if columns < nr {
+            for p in 0..<depth {
+                (sliver + p * nr + columns).update(repeating: 0, count: nr - columns)
+            }
+        }
+    } else {
+        for p in 0..<depth {
+            let row = sliver + p * nr
+            for j in 0..<columns {
+                row[j] = b.base[(depthStart + p) * b.rowStride + (columnStart + j) * b.columnStride]
+            }
+            if columns < nr { (row + columns).update(repeating: 0, count: nr - columns) }
+        }
+    }
+}

@@ -1,0 +1,41 @@
+import Dispatch
+
+/// A pointer that may be captured by the `@Sendable` closures of `ParallelLoop`. Each worker
+/// must write a disjoint region; the wrapper only silences the compiler's check.
+@usableFromInline
+struct SendablePointer<Pointee>: @unchecked Sendable {
+    @usableFromInline let base: UnsafeMutablePointer<Pointee>
+    @inlinable init(_ base: UnsafeMutablePointer<Pointee>) { self.base = base }
+    @inlinable init(_ base: UnsafePointer<Pointee>) { self.base = UnsafeMutablePointer(mutating: base) }
+}
+
+/// Fork-join helpers over Dispatch's worker threads (the calling thread takes part).
+enum ParallelLoop {
+    /// Runs `body(worker)` for `worker` in `0..<workers`, concurrently when `workers > 1`.
+    static func run(workers: Int, _ body: @Sendable (Int) -> Void) {
+        if workers <= 1 {
+            body(0)
+        } else {
+            DispatchQueue.concurrentPerform(iterations: workers, execute: body)
+        }
+    }
+
+    /// Splits `0..<count` into at most `threads` contiguous chunks of at least `minimumChunk`
+    /// items and runs `body` on each chunk, concurrently.
+    static func forEachChunk(
+        count: Int, minimumChunk: Int, threads: Int, _ body: @Sendable (Range<Int>) -> Void
+    ) {
+        guard count > 0 else { return }
+        let chunks = max(1, min(threads, count / max(1, minimumChunk)))
+        if chunks == 1 {
+            body(0..<count)
+            return
+        }
+        let perChunk = (count + chunks - 1) / chunks
+        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+            let start = chunk * perChunk
+            let end = min(count, start + perChunk)
+            if start < end { body(start..<end) }
+        }
+    }
+}

@@ -1,0 +1,2 @@
+// The umbrella library: `import SelfSupervised` brings in every layer of the framework.
+@_exported import SSLTensor
