@@ -1,0 +1,94 @@
+/// The geometry of a 2-D convolution or pooling window over one image.
+struct ConvolutionGeometry: Sendable {
+    let channels: Int, height: Int, width: Int
+    let kernelHeight: Int, kernelWidth: Int
+    let stride: Int, padding: Int
+    var outputHeight: Int { (height + 2 * padding - kernelHeight) / stride + 1 }
+    var outputWidth: Int { (width + 2 * padding - kernelWidth) / stride + 1 }
+    /// Rows of the column matrix: channels × kernel positions.
+    var columnRows: Int { channels * kernelHeight * kernelWidth }
+    /// Columns of the column matrix: output positions.
+    var columnCount: Int { outputHeight * outputWidth }
+    /// True when the column matrix is the image itself (1×1, stride 1, no padding).
+    var isPointwise: Bool { kernelHeight == 1 && kernelWidth == 1 && stride == 1 && padding == 0 }
+
+    /// Range of output positions o (along one axis) whose input index o·stride − padding + k is
+    /// inside [0, size).
+    @inline(__always)
+    func validOutputRange(kernelOffset: Int, size: Int, outputSize: Int) -> Range<Int> {
+        // o·s − p + k ≥ 0  ⇔ o ≥ ceil((p − k) / s)
+        let shift = padding - kernelOffset
+        let first = shift <= 0 ? 0 : (shift + stride - 1) / stride
+        // o·s − p + k ≤ size − 1 ⇔ o ≤ floor((size − 1 + p − k) / s)
+        let limit = size - 1 + shift
+        let last = limit < 0 ? -1 : limit / stride
+        return Swift.min(first, outputSize)..<Swift.max(Swift.min(last + 1, outputSize), Swift.min(first, outputSize))
+    }
+
+    /// Unfolds one image (`channels × height × width`) into the column matrix
+    /// (`columnRows × columnCount`), with zeros where the window leaves the image.
+    func im2col(_ image: UnsafePointer<Float>, into columns: UnsafeMutablePointer<Float>) {
+        let oh = outputHeight, ow = outputWidth
+        var row = 0
+        for channel in 0..<channels {
+            let plane = image + channel * height * width
+            for kh in 0..<kernelHeight {
+                let rows = validOutputRange(kernelOffset: kh, size: height, outputSize: oh)
+                for kw in 0..<kernelWidth {
+                    let cols = validOutputRange(kernelOffset: kw, size: width, outputSize: ow)
+                    let destination = columns + row * oh * ow
+                    if rows.lowerBound > 0 { destination.update(repeating: 0, count: rows.lowerBound * ow) }
+                    if rows.upperBound < oh {
+                        (destination + rows.upperBound * ow).update(repeating: 0, count: (oh - rows.upperBound) * ow)
+                    }
+                    for y in rows {
+                        let line = destination + y * ow
+                        let sourceRow = plane + (y * stride - padding + kh) * width
+                        if cols.lowerBound > 0 { line.update(repeating: 0, count: cols.lowerBound) }
+                        if cols.upperBound < ow {
+                            (line + cols.upperBound).update(repeating: 0, count: ow - cols.upperBound)
+                        }
+                        if stride == 1 {
+                            let start = cols.lowerBound - padding + kw
+                            (line + cols.lowerBound).update(from: sourceRow + start, count: cols.count)
+                        } else {
+                            var x = cols.lowerBound
+                            while x < cols.upperBound {
+                                line[x] = sourceRow[x &* stride &- padding &+ kw]
+                                x &+= 1
+                            }
+                        }
+                    }
+                    row += 1
+                }
+            }
+        }
+    }
+
+    /// Folds a column matrix back onto an image, adding overlapping contributions (the
+    /// adjoint of `im2col`). `image` must be zeroed first.
+    func col2im(_ columns: UnsafePointer<Float>, into image: UnsafeMutablePointer<Float>) {
+        let oh = outputHeight, ow = outputWidth
+        var row = 0
+        for channel in 0..<channels {
+            let plane = image + channel * height * width
+            for kh in 0..<kernelHeight {
+                let rows = validOutputRange(kernelOffset: kh, size: height, outputSize: oh)
+                for kw in 0..<kernelWidth {
+                    let cols = validOutputRange(kernelOffset: kw, size: width, outputSize: ow)
+                    let source = columns + row * oh * ow
+                    for y in rows {
+                        let line = source + y * ow
+                        let destinationRow = plane + (y * stride - padding + kh) * width
+                        var x = cols.lowerBound
+                        while x < cols.upperBound {
+                            destinationRow[x &* stride &- padding &+ kw] += line[x]
+                            x &+= 1
+                        }
+                    }
+                    row += 1
+                }
+            }
+        }
+    }
+}

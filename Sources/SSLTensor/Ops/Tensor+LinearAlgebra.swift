@@ -1,0 +1,85 @@
+// MARK: - Matrix products
+
+extension Tensor {
+    /// The matrix product of the last two axes, `op(self) · op(other)`, where `op` transposes
+    /// when the flag is set. Leading (batch) axes must match, or `other` may be 2-D and shared
+    /// by every batch entry.
+    ///
+    /// ```swift
+    /// let y = x.matmul(weight, transposeOther: true)   // [N, in] · [out, in]ᵀ → [N, out]
+    /// ```
+    public func matmul(_ other: Tensor, transposeSelf: Bool = false, transposeOther: Bool = false) -> Tensor {
+        precondition(rank >= 2 && other.rank >= 2,
+                     "matmul: both operands need at least 2 dimensions, got \(shape) and \(other.shape)")
+        let m = transposeSelf ? shape[rank - 1] : shape[rank - 2]
+        let k = transposeSelf ? shape[rank - 2] : shape[rank - 1]
+        let k2 = transposeOther ? other.shape[other.rank - 1] : other.shape[other.rank - 2]
+        let n = transposeOther ? other.shape[other.rank - 2] : other.shape[other.rank - 1]
+        precondition(k == k2,
+                     "matmul: inner dimensions differ: \(shape)\(transposeSelf ? "ᵀ" : "") · \(other.shape)\(transposeOther ? "ᵀ" : "") (\(k) vs \(k2))")
+        let batchShape = Array(shape.dropLast(2))
+        let otherBatch = Array(other.shape.dropLast(2))
+        precondition(otherBatch.isEmpty || otherBatch == batchShape,
+                     "matmul: batch dimensions differ: \(shape) · \(other.shape) (the right operand must be 2-D or have batch shape \(batchShape))")
+        if otherBatch.isEmpty && !batchShape.isEmpty {
+            // A shared right operand: fold the batch into the rows when possible.
+            if !transposeSelf {
+                return reshape([-1, k]).matmul(other, transposeOther: transposeOther).reshape(batchShape + [m, n])
+            }
+            return matmul(other.expand(batchShape + other.shape), transposeSelf: true, transposeOther: transposeOther)
+        }
+        if rank == 2 && other.rank > 2 {
+            return expand(otherBatch + shape).matmul(other, transposeSelf: transposeSelf, transposeOther: transposeOther)
+        }
+        let batch = batchShape.reduce(1, *)
+        let result = Tensor(uninitializedShape: batchShape + [m, n])
+        let (left, leftTransposed) = matrixLayout(transposeSelf)
+        let (right, rightTransposed) = other.matrixLayout(transposeOther)
+        let leftStride = m * k, rightStride = k * n
+        let context = ComputeContext.current
+        let perMatrixFlops = 2.0 * Double(m) * Double(n) * Double(k)
+        if batch == 1 || perMatrixFlops >= 3.0e6 {
+            for index in 0..<batch {
+                gemm(m: m, n: n, k: k,
+                     a: .rowMajor(left.dataPointer + index * leftStride, columns: leftTransposed ? m : k, transposed: leftTransposed),
+                     b: .rowMajor(right.dataPointer + index * rightStride, columns: rightTransposed ? k : n, transposed: rightTransposed),
+                     c: result.dataPointer + index * m * n, ldc: n, context: context)
+            }
+        } else {
+            let a = SendablePointer(left.dataPointer), b = SendablePointer(right.dataPointer)
+            let c = SendablePointer(result.dataPointer)
+            ParallelLoop.forEachChunk(count: batch, minimumChunk: 1, threads: context.threadCount) { range in
+                for index in range {
+                    gemm(m: m, n: n, k: k,
+                         a: .rowMajor(a.base + index * leftStride, columns: leftTransposed ? m : k, transposed: leftTransposed),
+                         b: .rowMajor(b.base + index * rightStride, columns: rightTransposed ? k : n, transposed: rightTransposed),
+                         c: c.base + index * m * n, ldc: n, threads: 1, context: context)
+                }
+            }
+        }
+        let savedSelf = detach(), savedOther = other.detach()
+        return Tensor.record(result, operation: "matmul", inputs: [self, other]) { gradient, needs in
+            // With A' = op(A), B' = op(B): dA' = dC·B'ᵀ and dB' = A'ᵀ·dC; a transposed operand
+            // takes the transpose of its rule, computed directly: dA = B'·dCᵀ, dB = dCᵀ·A'.
+            let gradientSelf: Tensor? = !needs[0] ? nil
+                : transposeSelf
+                ? savedOther.matmul(gradient, transposeSelf: transposeOther, transposeOther: true)
+                : gradient.matmul(savedOther, transposeOther: !transposeOther)
+            let gradientOther: Tensor? = !needs[1] ? nil
+                : transposeOther
+                ? gradient.matmul(savedSelf, transposeSelf: true, transposeOther: transposeSelf)
+                : savedSelf.matmul(gradient, transposeSelf: !transposeSelf)
+            return [gradientSelf, gradientOther]
+        }
+    }
+
+    /// A contiguous tensor holding this one's matrices, and whether they are stored transposed
+    /// relative to the requested operand (so transposed views need no copy).
+    func matrixLayout(_ transposeRequested: Bool) -> (Tensor, Bool) {
+        if isContiguous { return (self, transposeRequested) }
+        // A transposed view of a contiguous tensor: swap the last two axes back.
+        let swapped = transpose(rank - 2, rank - 1).detach()
+        if swapped.isContiguous { return (swapped, !transposeRequested) }
+        return (contiguousCopy(), transposeRequested)
+    }
+}
