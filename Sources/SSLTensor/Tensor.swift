@@ -54,14 +54,6 @@ public final class Tensor: @unchecked Sendable {
         self.requiresGrad = false
     }
 
-    deinit {
-        // Release a long graph without recursion: a chain of 100k nodes would otherwise
-        // release node → input tensor → node … on the stack.
-        guard let node = gradFn else { return }
-        gradFn = nil
-        AutogradNode.dismantle(node)
-    }
-
     // MARK: - Shape facts
 
     /// The number of dimensions.

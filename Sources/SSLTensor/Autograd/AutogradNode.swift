@@ -25,29 +25,25 @@ final class AutogradNode {
     }
 
     deinit {
+        // Release a long graph without recursion: a chain of 100k nodes would otherwise
+        // release node → input tensor → node … on the stack. Producers of inputs that die
+        // with this node are moved to a work list and released one at a time, each with its
+        // inputs already taken, so no release goes deeper than one level.
         guard !inputs.isEmpty else { return }
-        var inputs = self.inputs
-        self.inputs = []
         var pending: [AutogradNode] = []
-        AutogradNode.detachUniqueInputs(&inputs, into: &pending)
-        for node in pending { AutogradNode.dismantle(node) }
-    }
-
-    /// Releases a node and every node reachable only through it, iteratively.
-    static func dismantle(_ root: AutogradNode) {
-        var pending: [AutogradNode] = [root]
+        AutogradNode.takeProducersOfDyingInputs(&inputs, into: &pending)
+        inputs = []
         while var node = pending.popLast() {
             guard isKnownUniquelyReferenced(&node) else { continue }
-            var inputs = node.inputs
-            node.inputs = []
             node.backwardRule = nil
-            detachUniqueInputs(&inputs, into: &pending)
+            AutogradNode.takeProducersOfDyingInputs(&node.inputs, into: &pending)
+            node.inputs = []
         }
     }
 
-    /// For each input about to be freed (held only by `inputs`), moves its producing node to
-    /// `pending` (or dismantles it) so its release does not recurse.
-    private static func detachUniqueInputs(_ inputs: inout [Tensor], into pending: inout [AutogradNode]) {
+    /// For each input held only by `inputs` (so about to be freed), moves its producing node
+    /// into `pending`.
+    private static func takeProducersOfDyingInputs(_ inputs: inout [Tensor], into pending: inout [AutogradNode]) {
         for index in inputs.indices where isKnownUniquelyReferenced(&inputs[index]) {
             if let node = inputs[index].gradFn {
                 inputs[index].gradFn = nil
