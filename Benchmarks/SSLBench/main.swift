@@ -1,28 +1,102 @@
+// ssl-bench: release-build benchmarks of the framework's kernels and training steps.
+//
+//   swift build -c release && .build/release/ssl-bench gemm
+//   .build/release/ssl-bench conv
+//
+// Each case is warmed up, then repeated until at least `minimumSeconds` have passed (and at
+// least 5 times); the best repetition is reported, since this shared 2-core machine is noisy.
 import SSLTensor
-import CSSLKernels
-import Foundation
 
-func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
-// kernel-only peak
-do {
-    let kc = 256
-    let a = UnsafeMutablePointer<Float>.allocate(capacity: 12*kc); a.initialize(repeating: 0.5, count: 12*kc)
-    let b = UnsafeMutablePointer<Float>.allocate(capacity: 32*kc); b.initialize(repeating: 0.5, count: 32*kc)
-    let c = UnsafeMutablePointer<Float>.allocate(capacity: 12*32)
-    let reps = 200000
-    let s = now()
-    for _ in 0..<reps { ssl_sgemm_kernel_12x32_avx512(kc, a, b, c, 32, 1, 0) }
-    let t = now() - s
-    print("kernel-only avx512 1 thread:", 2.0*12*32*Double(kc)*Double(reps)/t/1e9)
-}
-for threads in [1, 2] {
-    let ctx = ComputeContext(threadCount: threads)
-    for (m, k, n) in [(1024,1024,1024),(256,256,256)] {
-        let a = UnsafeMutablePointer<Float>.allocate(capacity: m*k); let b = UnsafeMutablePointer<Float>.allocate(capacity: k*n); let c = UnsafeMutablePointer<Float>.allocate(capacity: m*n)
-        for i in 0..<m*k { a[i] = Float(i % 7) * 0.1 }; for i in 0..<k*n { b[i] = Float(i % 5) * 0.1 }
-        for _ in 0..<3 { gemm(m: m, n: n, k: k, a: .rowMajor(a, columns: k), b: .rowMajor(b, columns: n), c: c, ldc: n, context: ctx) }
-        var best = 1e9
-        for _ in 0..<10 { let s = now(); gemm(m: m, n: n, k: k, a: .rowMajor(a, columns: k), b: .rowMajor(b, columns: n), c: c, ldc: n, context: ctx); best = min(best, now()-s) }
-        print("threads \(threads) \(m) \(2.0*Double(m*n*k)/best/1e9)")
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+let usage = """
+    usage: ssl-bench <command>
+      gemm   GFLOP/s of single-precision GEMM on the reference shapes
+      conv   conv2d forward and backward GFLOP/s on the ConvNet shapes (batch 512)
+    """
+
+/// The best time, in seconds, of repeated runs of `body`.
+func bestSeconds(minimumSeconds: Double = 0.6, minimumRuns: Int = 5, warmup: Int = 2, _ body: () -> Void) -> Double {
+    for _ in 0..<warmup { body() }
+    let clock = ContinuousClock()
+    var best = Double.infinity
+    var total = 0.0
+    var runs = 0
+    while runs < minimumRuns || total < minimumSeconds {
+        let elapsed = clock.measure(body)
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        best = min(best, seconds)
+        total += seconds
+        runs += 1
     }
+    return best
+}
+
+func format(_ value: Double) -> String {
+    let rounded = (value * 10).rounded() / 10
+    return String(rounded)
+}
+
+func benchmarkGEMM() {
+    let cases: [(m: Int, k: Int, n: Int, layout: String)] = [
+        (256, 256, 256, "NN"), (1024, 1024, 1024, "NN"), (2048, 2048, 2048, "NN"),
+        (512, 784, 1024, "NN"), (512, 1024, 1024, "NN"), (1024, 512, 1024, "TN"), (512, 1024, 784, "NT"),
+    ]
+    var generator = RandomGenerator(seed: 0)
+    for (m, k, n, layout) in cases {
+        let transposeA = layout.first == "T", transposeB = layout.last == "T"
+        let a = Tensor.uniform(transposeA ? [k, m] : [m, k], low: -1, high: 1, generator: &generator)
+        let b = Tensor.uniform(transposeB ? [n, k] : [k, n], low: -1, high: 1, generator: &generator)
+        let c = Tensor.zeros([m, n])
+        let seconds = bestSeconds {
+            gemm(m: m, n: n, k: k,
+                 a: .rowMajor(a.storage.pointer, columns: transposeA ? m : k, transposed: transposeA),
+                 b: .rowMajor(b.storage.pointer, columns: transposeB ? k : n, transposed: transposeB),
+                 c: c.storage.pointer, ldc: n)
+        }
+        let gflops = 2.0 * Double(m) * Double(n) * Double(k) / seconds / 1e9
+        print("gemm \(m)x\(k)x\(n) \(layout) \(format(gflops))")
+    }
+}
+
+func benchmarkConvolution() {
+    let batch = 512
+    let cases: [(inChannels: Int, outChannels: Int, size: Int, stride: Int)] = [
+        (1, 32, 28, 1), (32, 32, 28, 1), (32, 64, 28, 2), (64, 64, 14, 1), (64, 128, 14, 2), (128, 128, 7, 1),
+    ]
+    var generator = RandomGenerator(seed: 1)
+    for (inChannels, outChannels, size, stride) in cases {
+        let x = Tensor.uniform([batch, inChannels, size, size], low: -1, high: 1, generator: &generator).requiringGrad()
+        let w = Tensor.kaimingUniform([outChannels, inChannels, 3, 3], generator: &generator).requiringGrad()
+        let outSize = (size + 2 - 3) / stride + 1
+        let flops = 2.0 * Double(batch * outChannels * outSize * outSize * inChannels * 9)
+        let forward = bestSeconds(minimumSeconds: 1.0, minimumRuns: 3, warmup: 1) {
+            _ = noGrad { x.conv2d(weight: w, stride: stride, padding: 1) }
+        }
+        let y = x.conv2d(weight: w, stride: stride, padding: 1)
+        let upstream = Tensor.uniform(y.shape, low: -1, high: 1, generator: &generator)
+        // Backward computes both the input and the weight gradient: twice the forward FLOPs.
+        let backward = bestSeconds(minimumSeconds: 1.0, minimumRuns: 3, warmup: 1) {
+            x.zeroGrad()
+            w.zeroGrad()
+            let output = x.conv2d(weight: w, stride: stride, padding: 1)
+            output.backward(gradient: upstream)
+        } - forward
+        print("conv \(inChannels)->\(outChannels) \(size)x\(size) s\(stride) forward \(format(flops / forward / 1e9)) backward \(format(2 * flops / backward / 1e9))")
+    }
+}
+
+let arguments = CommandLine.arguments.dropFirst()
+switch arguments.first {
+case "gemm": benchmarkGEMM()
+case "conv": benchmarkConvolution()
+case "-h", "--help", "help":
+    print(usage)
+default:
+    print(usage)
+    exit(2)
 }
