@@ -1,6 +1,7 @@
 import SSLTensor
 import SSLTestSupport
 import XCTest
+import Foundation
 
 /// Tensor creation, views, read-out, random generation and the non-differentiable ops.
 final class TensorTests: XCTestCase {
@@ -164,5 +165,28 @@ final class TensorTests: XCTestCase {
         XCTAssertEqual(BufferPool.sizeClass(for: 100_000) % 16, 0)
         XCTAssertGreaterThanOrEqual(BufferPool.sizeClass(for: 100_000), 100_000)
         XCTAssertLessThanOrEqual(BufferPool.sizeClass(for: 100_000), 112_500)
+    }
+}
+
+/// The vectorised exponential against the C library's double-precision `exp`.
+final class ExponentialAccuracyTests: XCTestCase {
+    func testExpIsAccurateAcrossTheFloatRangeAndHandlesSpecialValues() {
+        var inputs: [Float] = stride(from: Float(-87), through: 88, by: 0.0137).map { $0 }
+        inputs += [0, -0.0, 1e-8, -1e-8, 0.5, -0.5, 88.3]
+        let outputs = Tensor(inputs).exp().scalars
+        var worst: Double = 0
+        for (x, y) in zip(inputs, outputs) {
+            let reference = Foundation.exp(Double(x))
+            worst = Swift.max(worst, Swift.abs(Double(y) - reference) / reference)
+        }
+        XCTAssertLessThan(worst, 3e-7, "worst relative error of exp")
+        let special = Tensor([100, -100, .infinity, -.infinity, .nan]).exp().scalars
+        XCTAssertEqual(special[0], .infinity)
+        XCTAssertEqual(special[1], 0)
+        XCTAssertEqual(special[2], .infinity)
+        XCTAssertEqual(special[3], 0)
+        XCTAssertTrue(special[4].isNaN)
+        let sigmoid = Tensor([-100, 0, 100]).sigmoid().scalars
+        XCTAssertEqual(sigmoid, [0, 0.5, 1])
     }
 }

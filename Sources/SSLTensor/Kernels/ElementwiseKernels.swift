@@ -1,12 +1,11 @@
 // Elementwise kernels: map, zip (with broadcasting) and strided copy, over the runs of a
-// `StridedLayout`. Closures are inlined into each call site (`@inline(__always)`), so every op
-// gets its own specialised loop; contiguous runs are plain pointer loops the compiler
+// `StridedLayout`. They are generic over the element rule (`UnaryFunction`/`BinaryFunction`), so
+// every op gets its own specialised loop; contiguous runs are plain pointer loops the compiler
 // vectorises.
 
 extension Tensor {
     /// out[i] = transform(self[i]) into a new contiguous tensor.
-    @inline(__always)
-    func mapElements(_ transform: @escaping @Sendable (Float) -> Float) -> Tensor {
+    func mapElements<Function: UnaryFunction>(_ transform: Function) -> Tensor {
         let result = Tensor(uninitializedShape: shape)
         let layout = StridedLayout(shape: shape, a: strides, b: result.strides, c: result.strides)
         let source = SendablePointer(storage.pointer + offset)
@@ -25,10 +24,8 @@ extension Tensor {
     }
 
     /// out[i] = combine(a[i], b[i]) with broadcasting, into a new contiguous tensor.
-    @inline(__always)
-    static func zipElements(
-        _ a: Tensor, _ b: Tensor, operation: String,
-        _ combine: @escaping @Sendable (Float, Float) -> Float
+    static func zipElements<Function: BinaryFunction>(
+        _ a: Tensor, _ b: Tensor, operation: String, _ combine: Function
     ) -> Tensor {
         let shape = a.shape == b.shape ? a.shape : broadcastShape(a.shape, b.shape, operation: operation)
         let result = Tensor(uninitializedShape: shape)
@@ -38,10 +35,8 @@ extension Tensor {
 
     /// result[i] = combine(a[i], b[i]) with broadcasting, into an existing tensor (which may
     /// alias `a` or `b` element for element).
-    @inline(__always)
-    static func zipElements(
-        _ a: Tensor, _ b: Tensor, into result: Tensor, operation: String,
-        _ combine: @escaping @Sendable (Float, Float) -> Float
+    static func zipElements<Function: BinaryFunction>(
+        _ a: Tensor, _ b: Tensor, into result: Tensor, operation: String, _ combine: Function
     ) {
         let shape = result.shape
         let layout = StridedLayout(
@@ -67,25 +62,6 @@ extension Tensor {
                 for i in 0..<length { z[i &* sc] = combine(x[i &* sa], y[i &* sb]) }
             }
         }
-    }
-
-    /// out[i] = combine(a[i], b[i], c[i]) for three tensors of one shape (contiguous result).
-    @inline(__always)
-    static func zipElements(
-        _ a: Tensor, _ b: Tensor, _ c: Tensor, operation: String,
-        _ combine: @escaping @Sendable (Float, Float, Float) -> Float
-    ) -> Tensor {
-        precondition(a.shape == b.shape && b.shape == c.shape,
-                     "\(operation): shapes \(a.shape), \(b.shape), \(c.shape) differ")
-        let a = a.contiguous(), b = b.contiguous(), c = c.contiguous()
-        let result = Tensor(uninitializedShape: a.shape)
-        let pa = SendablePointer(a.dataPointer), pb = SendablePointer(b.dataPointer)
-        let pc = SendablePointer(c.dataPointer), pr = SendablePointer(result.dataPointer)
-        ParallelLoop.forEachChunk(count: a.count, minimumChunk: 1 << 14,
-                                  threads: ComputeContext.current.threadCount) { range in
-            for i in range { pr.base[i] = combine(pa.base[i], pb.base[i], pc.base[i]) }
-        }
-        return result
     }
 
     /// Copies `source` (broadcast to this tensor's shape) into this tensor's elements, which

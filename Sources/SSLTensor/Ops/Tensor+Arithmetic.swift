@@ -3,7 +3,7 @@
 extension Tensor {
     /// Elementwise sum with broadcasting.
     public static func + (lhs: Tensor, rhs: Tensor) -> Tensor {
-        let result = zipElements(lhs, rhs, operation: "add") { $0 + $1 }
+        let result = zipElements(lhs, rhs, operation: "add", Elementwise.Add())
         let lhsShape = lhs.shape, rhsShape = rhs.shape
         return record(result, operation: "add", inputs: [lhs, rhs]) { gradient, needs in
             [needs[0] ? gradient.sumToShape(lhsShape) : nil, needs[1] ? gradient.sumToShape(rhsShape) : nil]
@@ -12,7 +12,7 @@ extension Tensor {
 
     /// Elementwise difference with broadcasting.
     public static func - (lhs: Tensor, rhs: Tensor) -> Tensor {
-        let result = zipElements(lhs, rhs, operation: "sub") { $0 - $1 }
+        let result = zipElements(lhs, rhs, operation: "sub", Elementwise.Subtract())
         let lhsShape = lhs.shape, rhsShape = rhs.shape
         return record(result, operation: "sub", inputs: [lhs, rhs]) { gradient, needs in
             [needs[0] ? gradient.sumToShape(lhsShape) : nil,
@@ -22,7 +22,7 @@ extension Tensor {
 
     /// Elementwise product with broadcasting.
     public static func * (lhs: Tensor, rhs: Tensor) -> Tensor {
-        let result = zipElements(lhs, rhs, operation: "mul") { $0 * $1 }
+        let result = zipElements(lhs, rhs, operation: "mul", Elementwise.Multiply())
         let savedLhs = lhs.detach(), savedRhs = rhs.detach()
         return record(result, operation: "mul", inputs: [lhs, rhs]) { gradient, needs in
             [needs[0] ? (gradient * savedRhs).sumToShape(savedLhs.shape) : nil,
@@ -32,15 +32,15 @@ extension Tensor {
 
     /// Elementwise quotient with broadcasting.
     public static func / (lhs: Tensor, rhs: Tensor) -> Tensor {
-        let result = zipElements(lhs, rhs, operation: "div") { $0 / $1 }
+        let result = zipElements(lhs, rhs, operation: "div", Elementwise.Divide())
         let savedLhs = lhs.detach(), savedRhs = rhs.detach()
         return record(result, operation: "div", inputs: [lhs, rhs]) { gradient, needs in
             var gradients: [Tensor?] = [nil, nil]
             if needs[0] { gradients[0] = (gradient / savedRhs).sumToShape(savedLhs.shape) }
             if needs[1] {
                 // d(a/b)/db = −a/b²
-                let scaled = zipElements(gradient, savedLhs, operation: "div backward") { $0 * $1 }
-                let quotient = zipElements(scaled, savedRhs, operation: "div backward") { -$0 / ($1 * $1) }
+                let scaled = zipElements(gradient, savedLhs, operation: "div backward", Elementwise.Multiply())
+                let quotient = zipElements(scaled, savedRhs, operation: "div backward", Elementwise.DivideRightGradient())
                 gradients[1] = quotient.sumToShape(savedRhs.shape)
             }
             return gradients
@@ -52,7 +52,7 @@ extension Tensor {
 
     /// Elementwise negation.
     public func negated() -> Tensor {
-        let result = mapElements { -$0 }
+        let result = mapElements(Elementwise.Negate())
         return Tensor.record(result, operation: "neg", inputs: [self]) { gradient, _ in [gradient.negated()] }
     }
 

@@ -2,23 +2,23 @@
 
 extension Tensor {
     /// 1 where `self > other` (broadcast), else 0.
-    public func isGreater(than other: Tensor) -> Tensor { compare(other, "isGreater") { $0 > $1 } }
+    public func isGreater(than other: Tensor) -> Tensor { Tensor.zipElements(self, other, operation: "isGreater", Elementwise.Greater()) }
     /// 1 where `self < other` (broadcast), else 0.
-    public func isLess(than other: Tensor) -> Tensor { compare(other, "isLess") { $0 < $1 } }
+    public func isLess(than other: Tensor) -> Tensor { Tensor.zipElements(self, other, operation: "isLess", Elementwise.Less()) }
     /// 1 where `self == other` (broadcast), else 0.
-    public func isEqual(to other: Tensor) -> Tensor { compare(other, "isEqual") { $0 == $1 } }
+    public func isEqual(to other: Tensor) -> Tensor { Tensor.zipElements(self, other, operation: "isEqual", Elementwise.Equal()) }
     /// 1 where `self >= other` (broadcast), else 0.
-    public func isGreaterOrEqual(to other: Tensor) -> Tensor { compare(other, "isGreaterOrEqual") { $0 >= $1 } }
+    public func isGreaterOrEqual(to other: Tensor) -> Tensor {
+        Tensor.zipElements(self, other, operation: "isGreaterOrEqual", Elementwise.GreaterOrEqual())
+    }
     /// 1 where `self <= other` (broadcast), else 0.
-    public func isLessOrEqual(to other: Tensor) -> Tensor { compare(other, "isLessOrEqual") { $0 <= $1 } }
+    public func isLessOrEqual(to other: Tensor) -> Tensor {
+        Tensor.zipElements(self, other, operation: "isLessOrEqual", Elementwise.LessOrEqual())
+    }
     /// 1 where `self > value`, else 0.
     public func isGreater(than value: Float) -> Tensor { isGreater(than: Tensor(value)) }
     /// 1 where `self < value`, else 0.
     public func isLess(than value: Float) -> Tensor { isLess(than: Tensor(value)) }
-
-    private func compare(_ other: Tensor, _ operation: String, _ predicate: @escaping @Sendable (Float, Float) -> Bool) -> Tensor {
-        Tensor.zipElements(self, other, operation: operation) { predicate($0, $1) ? 1 : 0 }
-    }
 
     /// The index of the largest value along `axis` (the first on ties).
     public func argmax(axis: Int = -1) -> IntTensor {

@@ -145,7 +145,7 @@ extension Tensor {
 
     /// Adds `other` (broadcast to this shape) into this tensor's elements, without recording.
     public func addInPlace(_ other: Tensor) {
-        Tensor.zipElements(self, other, into: self, operation: "addInPlace") { $0 + $1 }
+        Tensor.zipElements(self, other, into: self, operation: "addInPlace", Elementwise.Add())
     }
 
     /// Overwrites this tensor's elements with `other`'s (broadcast), without recording; for

@@ -93,13 +93,11 @@ extension Tensor {
     /// `value` where `mask` (broadcast to this shape) is non-zero, this tensor elsewhere. No
     /// gradient flows to the filled positions.
     public func maskedFill(_ mask: Tensor, value: Float) -> Tensor {
-        let result = Tensor.zipElements(self, mask.expand(shape), operation: "maskedFill") { $1 != 0 ? value : $0 }
+        let result = Tensor.zipElements(self, mask.expand(shape), operation: "maskedFill", Elementwise.FillWhere(value: value))
         let savedMask = mask.detach()
         let inputShape = shape
         return Tensor.record(result, operation: "maskedFill", inputs: [self]) { gradient, _ in
-            [Tensor.zipElements(gradient, savedMask.expand(inputShape), operation: "maskedFill backward") {
-                $1 != 0 ? 0 : $0
-            }]
+            [Tensor.zipElements(gradient, savedMask.expand(inputShape), operation: "maskedFill backward", Elementwise.FillWhere(value: 0))]
         }
     }
 

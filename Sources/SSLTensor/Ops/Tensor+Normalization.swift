@@ -5,15 +5,13 @@ extension Tensor {
     /// (as PyTorch's `vector_norm`), so normalising a zero vector gives no NaN.
     public func vectorNorm(axes: [Int], keepDims: Bool = false) -> Tensor {
         let resolved = reductionAxes(axes, operation: "vectorNorm")
-        let squares = mapElements { $0 * $0 }.reduce(axes: resolved, kind: .sum, operation: "vectorNorm")
-        let norms = squares.mapElements { $0.squareRoot() }
+        let squares = mapElements(Elementwise.Square()).reduce(axes: resolved, kind: .sum, operation: "vectorNorm")
+        let norms = squares.mapElements(Elementwise.SquareRoot())
         let savedInput = detach(), savedNorm = norms.detach()
         let keptShape = norms.shape
         let result = keepDims ? norms : norms.reshapeView(reducedShape(resolved, keepDims: false))
         return Tensor.record(result, operation: "vectorNorm", inputs: [self]) { gradient, _ in
-            let scale = Tensor.zipElements(gradient.reshape(keptShape), savedNorm, operation: "vectorNorm backward") {
-                $1 == 0 ? 0 : $0 / $1
-            }
+            let scale = Tensor.zipElements(gradient.reshape(keptShape), savedNorm, operation: "vectorNorm backward", Elementwise.SafeDivide())
             return [savedInput * scale]
         }
     }

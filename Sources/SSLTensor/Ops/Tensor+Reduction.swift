@@ -63,9 +63,7 @@ extension Tensor {
         let keptShape = reduced.shape
         let result = keepDims ? reduced : reduced.reshapeView(reducedShape(resolved, keepDims: false))
         return Tensor.record(result, operation: operation, inputs: [self]) { gradient, _ in
-            let mask = Tensor.zipElements(savedInput, savedExtremum, operation: "\(operation) backward") {
-                $0 == $1 ? 1 : 0
-            }
+            let mask = Tensor.zipElements(savedInput, savedExtremum, operation: "\(operation) backward", Elementwise.Equal())
             let ties = mask.reduce(axes: resolved, kind: .sum, operation: "\(operation) backward")
             let share = gradient.reshape(keptShape) / ties
             return [mask * share]

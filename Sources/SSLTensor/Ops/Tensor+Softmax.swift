@@ -63,12 +63,9 @@ extension Tensor {
             for row in range {
                 let source = UnsafePointer(x.base + row * width), destination = y.base + row * width
                 let maximum = Tensor.reduceRow(source, count: width, kind: .max)
-                var total: Float = 0
-                for i in 0..<width {
-                    let e = _expf(source[i] - maximum)
-                    destination[i] = e
-                    total += e
-                }
+                // Separate passes: the exp loop vectorises, the sum uses SIMD accumulators.
+                for i in 0..<width { destination[i] = fastExp(source[i] - maximum) }
+                let total = Tensor.reduceRow(UnsafePointer(destination), count: width, kind: .sum)
                 if logarithmic {
                     let logTotal = _logf(total) + maximum
                     for i in 0..<width { destination[i] = source[i] - logTotal }
@@ -88,7 +85,7 @@ extension Tensor {
                 if logarithmic {
                     // dx = g − softmax · Σ g
                     let total = Tensor.reduceRow(UnsafePointer(g), count: width, kind: .sum)
-                    for i in 0..<width { d[i] = g[i] - _expf(o[i]) * total }
+                    for i in 0..<width { d[i] = g[i] - fastExp(o[i]) * total }
                 } else {
                     // dx = y · (g − Σ g·y)
                     var dot: Float = 0
