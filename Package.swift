@@ -5,6 +5,7 @@
 // Layers (imports only point down):
 //   CSSLKernels   C micro-kernels (AVX-512 / AVX2+FMA / portable), chosen at run time.
 //   SSLTensor     Float32 tensors, reverse-mode autograd, CPU kernels.
+//   SSLNN         Modules, layers, backbones, state dicts and safetensors.
 //   SelfSupervised  the umbrella library users import.
 // No `unsafeFlags`: the package must stay usable as a versioned dependency.
 import PackageDescription
@@ -26,8 +27,13 @@ let package = Package(
             path: "Sources/SSLTensor"
         ),
         .target(
-            name: "SelfSupervised",
+            name: "SSLNN",
             dependencies: ["SSLTensor"],
+            path: "Sources/SSLNN"
+        ),
+        .target(
+            name: "SelfSupervised",
+            dependencies: ["SSLTensor", "SSLNN"],
             path: "Sources/SelfSupervised"
         ),
         .target(
@@ -43,7 +49,14 @@ let package = Package(
         .testTarget(
             name: "SSLTensorTests",
             dependencies: ["SSLTensor", "SSLTestSupport"],
-            path: "Tests/SSLTensorTests"
+            path: "Tests/SSLTensorTests",
+            exclude: ["Reference"]
+        ),
+        .testTarget(
+            name: "SSLNNTests",
+            dependencies: ["SSLNN", "SSLTensor", "SSLTestSupport"],
+            path: "Tests/SSLNNTests",
+            exclude: ["Reference", "Fixtures"]
         ),
     ]
 )

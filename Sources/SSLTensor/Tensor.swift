@@ -146,6 +146,17 @@ public final class Tensor: @unchecked Sendable {
         return try body(UnsafeBufferPointer(start: source.storage.pointer + source.offset, count: count))
     }
 
+    /// Calls `body` with the elements of a contiguous tensor for in-place updates (optimizer
+    /// steps, EMA, counters). Not recorded by autograd; views sharing the storage see the
+    /// change.
+    public func withUnsafeMutableElements<Result>(
+        _ body: (UnsafeMutableBufferPointer<Float>) throws -> Result
+    ) rethrows -> Result {
+        precondition(isContiguous,
+                     "withUnsafeMutableElements: tensor of shape \(shape) is a non-contiguous view; make it contiguous first")
+        return try body(UnsafeMutableBufferPointer(start: storage.pointer + offset, count: count))
+    }
+
     /// The base pointer of a contiguous tensor (internal; callers hold `self` alive).
     @inline(__always)
     var dataPointer: UnsafeMutablePointer<Float> { storage.pointer + offset }

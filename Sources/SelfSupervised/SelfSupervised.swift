@@ -1,2 +1,3 @@
 // The umbrella library: `import SelfSupervised` brings in every layer of the framework.
 @_exported import SSLTensor
+@_exported import SSLNN

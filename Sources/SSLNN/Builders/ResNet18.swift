@@ -1,0 +1,85 @@
+import SSLTensor
+
+/// ResNet-18 with the low-resolution stem used for 28×28 and 32×32 images (CIFAR-style): a
+/// 3×3 stride-1 first convolution and no max-pool, then four stages of two basic blocks
+/// (widths 64, 128, 256, 512 × `widthMultiplier`, strides 1, 2, 2, 2), global average pooling
+/// and no classifier. Names follow torchvision (`conv1`, `bn1`, `layer1.0.conv1`,
+/// `layer2.0.downsample.0`, …), so weights move to and from PyTorch.
+/// [He et al. 2016](https://arxiv.org/abs/1512.03385)
+///
+/// ```swift
+/// let encoder = ResNet18(inputChannels: 1)   // [N, 1, 28, 28] → [N, 512]; 11,167,680 parameters
+/// ```
+public final class ResNet18: Module {
+    public let inputChannels: Int
+    public let widthMultiplier: Int
+    public let conv1: Conv2d
+    public let bn1: BatchNorm2d
+    public let layer1: Sequential
+    public let layer2: Sequential
+    public let layer3: Sequential
+    public let layer4: Sequential
+
+    public init(inputChannels: Int = 3, widthMultiplier: Int = 1) {
+        precondition(inputChannels > 0 && widthMultiplier > 0,
+                     "ResNet18: invalid input channels \(inputChannels) or width multiplier \(widthMultiplier)")
+        self.inputChannels = inputChannels
+        self.widthMultiplier = widthMultiplier
+        let widths = [64, 128, 256, 512].map { $0 * widthMultiplier }
+        conv1 = Conv2d(inputChannels, widths[0], kernelSize: 3, stride: 1, padding: 1, bias: false)
+        bn1 = BatchNorm2d(widths[0])
+        func stage(_ input: Int, _ output: Int, stride: Int) -> Sequential {
+            Sequential([BasicBlock(input, output, stride: stride), BasicBlock(output, output, stride: 1)])
+        }
+        layer1 = stage(widths[0], widths[0], stride: 1)
+        layer2 = stage(widths[0], widths[1], stride: 2)
+        layer3 = stage(widths[1], widths[2], stride: 2)
+        layer4 = stage(widths[2], widths[3], stride: 2)
+        super.init()
+    }
+
+    /// The size of the feature vector.
+    public var outputFeatures: Int { 512 * widthMultiplier }
+
+    public override func forward(_ input: Tensor) -> Tensor {
+        precondition(input.rank == 4 && input.shape[1] == inputChannels,
+                     "ResNet18: input shape \(input.shape) must be [N, \(inputChannels), H, W]")
+        let stem = bn1(conv1(input)).relu()
+        let features = layer4(layer3(layer2(layer1(stem))))
+        return features.adaptiveAvgPool2dToOne().flatten()
+    }
+
+    public override func makeCopy() -> Module { ResNet18(inputChannels: inputChannels, widthMultiplier: widthMultiplier) }
+}
+
+/// The two-convolution residual block of ResNet-18/34, with a 1×1 convolution + BatchNorm
+/// shortcut (`downsample`) when the stride or width changes.
+public final class BasicBlock: Module {
+    public let conv1: Conv2d
+    public let bn1: BatchNorm2d
+    public let conv2: Conv2d
+    public let bn2: BatchNorm2d
+    public let downsample: Sequential?
+
+    public init(_ inputChannels: Int, _ outputChannels: Int, stride: Int) {
+        conv1 = Conv2d(inputChannels, outputChannels, kernelSize: 3, stride: stride, padding: 1, bias: false)
+        bn1 = BatchNorm2d(outputChannels)
+        conv2 = Conv2d(outputChannels, outputChannels, kernelSize: 3, padding: 1, bias: false)
+        bn2 = BatchNorm2d(outputChannels)
+        downsample = stride != 1 || inputChannels != outputChannels
+            ? Sequential([Conv2d(inputChannels, outputChannels, kernelSize: 1, stride: stride, bias: false),
+                          BatchNorm2d(outputChannels)])
+            : nil
+        super.init()
+    }
+
+    public override func forward(_ input: Tensor) -> Tensor {
+        let residual = bn2(conv2(bn1(conv1(input)).relu()))
+        let shortcut = downsample.map { $0(input) } ?? input
+        return (residual + shortcut).relu()
+    }
+
+    public override func makeCopy() -> Module {
+        BasicBlock(conv1.inputChannels, conv1.outputChannels, stride: conv1.stride)
+    }
+}
