@@ -6,6 +6,7 @@
 //   CSSLKernels   C micro-kernels (AVX-512 / AVX2+FMA / portable), chosen at run time.
 //   SSLTensor     Float32 tensors, reverse-mode autograd, CPU kernels.
 //   SSLNN         Modules, layers, backbones, state dicts and safetensors.
+//   SSLOptim      Optimizers, learning-rate schedules, gradient clipping.
 //   SelfSupervised  the umbrella library users import.
 // No `unsafeFlags`: the package must stay usable as a versioned dependency.
 import PackageDescription
@@ -32,8 +33,13 @@ let package = Package(
             path: "Sources/SSLNN"
         ),
         .target(
+            name: "SSLOptim",
+            dependencies: ["SSLTensor"],
+            path: "Sources/SSLOptim"
+        ),
+        .target(
             name: "SelfSupervised",
-            dependencies: ["SSLTensor", "SSLNN"],
+            dependencies: ["SSLTensor", "SSLNN", "SSLOptim"],
             path: "Sources/SelfSupervised"
         ),
         .target(
@@ -50,6 +56,12 @@ let package = Package(
             name: "SSLTensorTests",
             dependencies: ["SSLTensor", "SSLTestSupport"],
             path: "Tests/SSLTensorTests",
+            exclude: ["Reference"]
+        ),
+        .testTarget(
+            name: "SSLOptimTests",
+            dependencies: ["SSLOptim", "SSLNN", "SSLTensor", "SSLTestSupport"],
+            path: "Tests/SSLOptimTests",
             exclude: ["Reference"]
         ),
         .testTarget(

@@ -1,3 +1,4 @@
 // The umbrella library: `import SelfSupervised` brings in every layer of the framework.
 @_exported import SSLTensor
 @_exported import SSLNN
+@_exported import SSLOptim

@@ -98,6 +98,11 @@ public struct StateDictMismatch: Error, CustomStringConvertible, Equatable {
         public var key: String
         public var stateShape: [Int]
         public var moduleShape: [Int]
+        public init(key: String, stateShape: [Int], moduleShape: [Int]) {
+            self.key = key
+            self.stateShape = stateShape
+            self.moduleShape = moduleShape
+        }
     }
 
     public var description: String {
@@ -113,10 +118,21 @@ public struct StateDictMismatch: Error, CustomStringConvertible, Equatable {
 
 extension Module {
     /// Parameters and buffers by dotted name (detached tensors sharing the module's storage).
+    ///
+    /// Keys come module by module, each module's parameters then its buffers, as PyTorch's
+    /// `state_dict()` orders them.
     public func stateDict() -> StateDict {
         var state = StateDict()
-        for (name, tensor) in namedParameters() { state[name, isInteger: false] = tensor.detach() }
-        for (name, tensor, isInteger) in namedBuffers() { state[name, isInteger: isInteger] = tensor.detach() }
+        var seen = Set<ObjectIdentifier>()
+        for (prefix, module) in namedModules() {
+            func key(_ name: String) -> String { prefix.isEmpty ? name : "\(prefix).\(name)" }
+            for (name, tensor) in module.ownParameters where seen.insert(ObjectIdentifier(tensor)).inserted {
+                state[key(name), isInteger: false] = tensor.detach()
+            }
+            for (name, tensor, isInteger) in module.ownBuffers where seen.insert(ObjectIdentifier(tensor)).inserted {
+                state[key(name), isInteger: isInteger] = tensor.detach()
+            }
+        }
         return state
     }
 
