@@ -7,6 +7,9 @@
 //   SSLTensor     Float32 tensors, reverse-mode autograd, CPU kernels.
 //   SSLNN         Modules, layers, backbones, state dicts and safetensors.
 //   SSLOptim      Optimizers, learning-rate schedules, gradient clipping.
+//   SSLTraining   Batch, Stage, SSLModule, Trainer, callbacks, metrics, loggers, checkpoints.
+//   CZlib         The system zlib (Debian's zlib1g-dev), for gzip-compressed datasets.
+//   SSLData       Datasets, readers, the parallel loader and multi-view augmentations.
 //   SelfSupervised  the umbrella library users import.
 // No `unsafeFlags`: the package must stay usable as a versioned dependency.
 import PackageDescription
@@ -38,8 +41,23 @@ let package = Package(
             path: "Sources/SSLOptim"
         ),
         .target(
-            name: "SelfSupervised",
+            name: "SSLTraining",
             dependencies: ["SSLTensor", "SSLNN", "SSLOptim"],
+            path: "Sources/SSLTraining"
+        ),
+        .systemLibrary(
+            name: "CZlib",
+            path: "Sources/CZlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        .target(
+            name: "SSLData",
+            dependencies: ["SSLTensor", "SSLTraining", "CZlib"],
+            path: "Sources/SSLData"
+        ),
+        .target(
+            name: "SelfSupervised",
+            dependencies: ["SSLTensor", "SSLNN", "SSLOptim", "SSLTraining", "SSLData"],
             path: "Sources/SelfSupervised"
         ),
         .target(
@@ -49,7 +67,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "SSLBench",
-            dependencies: ["SSLTensor"],
+            dependencies: ["SSLTensor", "SSLNN", "SSLOptim", "SSLTraining", "SSLData"],
             path: "Benchmarks/SSLBench"
         ),
         .testTarget(
@@ -63,6 +81,16 @@ let package = Package(
             dependencies: ["SSLOptim", "SSLNN", "SSLTensor", "SSLTestSupport"],
             path: "Tests/SSLOptimTests",
             exclude: ["Reference"]
+        ),
+        .testTarget(
+            name: "SSLDataTests",
+            dependencies: ["SSLData", "SSLTraining", "SSLTensor", "SSLTestSupport"],
+            path: "Tests/SSLDataTests"
+        ),
+        .testTarget(
+            name: "SSLTrainingTests",
+            dependencies: ["SSLTraining", "SSLNN", "SSLOptim", "SSLTensor", "SSLTestSupport"],
+            path: "Tests/SSLTrainingTests"
         ),
         .testTarget(
             name: "SSLNNTests",

@@ -2,3 +2,5 @@
 @_exported import SSLTensor
 @_exported import SSLNN
 @_exported import SSLOptim
+@_exported import SSLTraining
+@_exported import SSLData
