@@ -1,0 +1,110 @@
+import SSLOptim
+import SSLTensor
+
+/// A Lightning-style callback: every hook has a no-op default, so a callback implements only
+/// what it needs. Hooks receive the trainer (its counters, run directory, logged metrics) and
+/// the module. Callbacks run in list order, then the module's own `hooks`.
+///
+/// Order within one `fit` (as DESIGN.md §3 and Lightning): setup → onFitStart → sanity
+/// validation → onTrainStart → for each epoch: onTrainEpochStart → for each batch:
+/// onTrainBatchStart, forward, onBeforeBackward, backward, onAfterBackward, at an accumulation
+/// boundary (onBeforeOptimizerStep, clip, step, onAfterOptimizerStep, zero grad, scheduler) →
+/// onTrainBatchEnd → validation (onValidationStart, onValidationEpochStart,
+/// onValidationBatchStart/End…, onValidationEpochEnd, onValidationEnd) → onTrainEpochEnd →
+/// onTrainEnd → onFitEnd → teardown.
+///
+/// State a callback returns from `stateDict()` is saved in checkpoints under its `stateKey`
+/// and handed back to `loadStateDict(_:)` on resume.
+///
+/// ```swift
+/// final class PrintLoss: Callback {
+///     func onTrainBatchEnd(_ trainer: Trainer, _ module: TrainableModule, outputs: Batch, batch: Batch, batchIndex: Int) {
+///         if batchIndex % 100 == 0 { print(outputs["loss"].item()) }
+///     }
+/// }
+/// ```
+public protocol Callback: AnyObject {
+    /// The key its state is saved under (defaults to its type name).
+    var stateKey: String { get }
+
+    func setup(_ trainer: Trainer, _ module: TrainableModule, stage: Stage)
+    func teardown(_ trainer: Trainer, _ module: TrainableModule, stage: Stage)
+    func onFitStart(_ trainer: Trainer, _ module: TrainableModule)
+    func onFitEnd(_ trainer: Trainer, _ module: TrainableModule)
+    func onSanityCheckStart(_ trainer: Trainer, _ module: TrainableModule)
+    func onSanityCheckEnd(_ trainer: Trainer, _ module: TrainableModule)
+    func onTrainStart(_ trainer: Trainer, _ module: TrainableModule)
+    func onTrainEnd(_ trainer: Trainer, _ module: TrainableModule)
+    func onTrainEpochStart(_ trainer: Trainer, _ module: TrainableModule)
+    func onTrainEpochEnd(_ trainer: Trainer, _ module: TrainableModule)
+    func onTrainBatchStart(_ trainer: Trainer, _ module: TrainableModule, batch: Batch, batchIndex: Int)
+    func onTrainBatchEnd(_ trainer: Trainer, _ module: TrainableModule, outputs: Batch, batch: Batch, batchIndex: Int)
+    func onBeforeBackward(_ trainer: Trainer, _ module: TrainableModule, loss: Tensor)
+    func onAfterBackward(_ trainer: Trainer, _ module: TrainableModule)
+    func onBeforeOptimizerStep(_ trainer: Trainer, _ module: TrainableModule, optimizer: ConfiguredOptimizer)
+    func onAfterOptimizerStep(_ trainer: Trainer, _ module: TrainableModule, optimizer: ConfiguredOptimizer)
+    func onValidationStart(_ trainer: Trainer, _ module: TrainableModule)
+    func onValidationEnd(_ trainer: Trainer, _ module: TrainableModule)
+    func onValidationEpochStart(_ trainer: Trainer, _ module: TrainableModule)
+    func onValidationEpochEnd(_ trainer: Trainer, _ module: TrainableModule)
+    func onValidationBatchStart(_ trainer: Trainer, _ module: TrainableModule, batch: Batch, batchIndex: Int)
+    func onValidationBatchEnd(_ trainer: Trainer, _ module: TrainableModule, outputs: Batch, batch: Batch, batchIndex: Int)
+    func onTestStart(_ trainer: Trainer, _ module: TrainableModule)
+    func onTestEnd(_ trainer: Trainer, _ module: TrainableModule)
+    func onTestBatchEnd(_ trainer: Trainer, _ module: TrainableModule, outputs: Batch, batch: Batch, batchIndex: Int)
+    func onPredictStart(_ trainer: Trainer, _ module: TrainableModule)
+    func onPredictEnd(_ trainer: Trainer, _ module: TrainableModule)
+    func onPredictBatchEnd(_ trainer: Trainer, _ module: TrainableModule, outputs: Batch, batch: Batch, batchIndex: Int)
+    func onException(_ trainer: Trainer, _ module: TrainableModule, error: Error)
+
+    /// State to save in checkpoints (tensors by name and a JSON-encodable string map).
+    func stateDict() -> CallbackState
+    /// Restores state saved by `stateDict()`.
+    func loadStateDict(_ state: CallbackState) throws
+}
+
+/// What a callback saves in a checkpoint: named tensors and named strings.
+public struct CallbackState: Sendable {
+    public var tensors: [String: Tensor]
+    public var values: [String: String]
+    public init(tensors: [String: Tensor] = [:], values: [String: String] = [:]) {
+        self.tensors = tensors
+        self.values = values
+    }
+    public var isEmpty: Bool { tensors.isEmpty && values.isEmpty }
+}
+
+extension Callback {
+    public var stateKey: String { String(describing: type(of: self)) }
+    public func setup(_ trainer: Trainer, _ module: TrainableModule, stage: Stage) {}
+    public func teardown(_ trainer: Trainer, _ module: TrainableModule, stage: Stage) {}
+    public func onFitStart(_ trainer: Trainer, _ module: TrainableModule) {}
+    public func onFitEnd(_ trainer: Trainer, _ module: TrainableModule) {}
+    public func onSanityCheckStart(_ trainer: Trainer, _ module: TrainableModule) {}
+    public func onSanityCheckEnd(_ trainer: Trainer, _ module: TrainableModule) {}
+    public func onTrainStart(_ trainer: Trainer, _ module: TrainableModule) {}
+    public func onTrainEnd(_ trainer: Trainer, _ module: TrainableModule) {}
+    public func onTrainEpochStart(_ trainer: Trainer, _ module: TrainableModule) {}
+    public func onTrainEpochEnd(_ trainer: Trainer, _ module: TrainableModule) {}
+    public func onTrainBatchStart(_ trainer: Trainer, _ module: TrainableModule, batch: Batch, batchIndex: Int) {}
+    public func onTrainBatchEnd(_ trainer: Trainer, _ module: TrainableModule, outputs: Batch, batch: Batch, batchIndex: Int) {}
+    public func onBeforeBackward(_ trainer: Trainer, _ module: TrainableModule, loss: Tensor) {}
+    public func onAfterBackward(_ trainer: Trainer, _ module: TrainableModule) {}
+    public func onBeforeOptimizerStep(_ trainer: Trainer, _ module: TrainableModule, optimizer: ConfiguredOptimizer) {}
+    public func onAfterOptimizerStep(_ trainer: Trainer, _ module: TrainableModule, optimizer: ConfiguredOptimizer) {}
+    public func onValidationStart(_ trainer: Trainer, _ module: TrainableModule) {}
+    public func onValidationEnd(_ trainer: Trainer, _ module: TrainableModule) {}
+    public func onValidationEpochStart(_ trainer: Trainer, _ module: TrainableModule) {}
+    public func onValidationEpochEnd(_ trainer: Trainer, _ module: TrainableModule) {}
+    public func onValidationBatchStart(_ trainer: Trainer, _ module: TrainableModule, batch: Batch, batchIndex: Int) {}
+    public func onValidationBatchEnd(_ trainer: Trainer, _ module: TrainableModule, outputs: Batch, batch: Batch, batchIndex: Int) {}
+    public func onTestStart(_ trainer: Trainer, _ module: TrainableModule) {}
+    public func onTestEnd(_ trainer: Trainer, _ module: TrainableModule) {}
+    public func onTestBatchEnd(_ trainer: Trainer, _ module: TrainableModule, outputs: Batch, batch: Batch, batchIndex: Int) {}
+    public func onPredictStart(_ trainer: Trainer, _ module: TrainableModule) {}
+    public func onPredictEnd(_ trainer: Trainer, _ module: TrainableModule) {}
+    public func onPredictBatchEnd(_ trainer: Trainer, _ module: TrainableModule, outputs: Batch, batch: Batch, batchIndex: Int) {}
+    public func onException(_ trainer: Trainer, _ module: TrainableModule, error: Error) {}
+    public func stateDict() -> CallbackState { CallbackState() }
+    public func loadStateDict(_ state: CallbackState) throws {}
+}

@@ -1,0 +1,44 @@
+/// Collects what `SSLModule.log` records during a loop: the latest per-step values and the
+/// running (batch-size weighted) means per epoch, as Lightning aggregates `self.log` calls.
+/// A value logged both per step and per epoch appears as `name_step` and `name_epoch`
+/// (the epoch mean is also available as `name` to monitors).
+final class MetricCollector: LogSink {
+    private(set) var stepValues: [String: Float] = [:]
+    private var epochSums: [String: (total: Double, weight: Double)] = [:]
+    private(set) var progressBarValues: [String: Float] = [:]
+    private var epochNames: [String: String] = [:]   // aggregate key → key to report
+
+    func record(_ name: String, _ value: Float, onStep: Bool, onEpoch: Bool, progressBar: Bool, batchSize: Int?) {
+        let both = onStep && onEpoch
+        if onStep { stepValues[both ? "\(name)_step" : name] = value }
+        if onEpoch {
+            let weight = Double(batchSize ?? 1)
+            let current = epochSums[name] ?? (0, 0)
+            epochSums[name] = (current.total + Double(value) * weight, current.weight + weight)
+            epochNames[name] = both ? "\(name)_epoch" : name
+        }
+        if progressBar { progressBarValues[name] = value }
+    }
+
+    /// The per-step values since the last call, then forgets them.
+    func takeStepValues() -> [String: Float] {
+        defer { stepValues = [:] }
+        return stepValues
+    }
+
+    /// The epoch means (under their reported names) and the plain-name aliases for monitors;
+    /// then resets the epoch aggregates.
+    func takeEpochValues() -> (reported: [String: Float], aliases: [String: Float]) {
+        var reported: [String: Float] = [:], aliases: [String: Float] = [:]
+        for (name, sums) in epochSums where sums.weight > 0 {
+            let mean = Float(sums.total / sums.weight)
+            reported[epochNames[name] ?? name] = mean
+            aliases[name] = mean
+        }
+        epochSums = [:]
+        epochNames = [:]
+        return (reported, aliases)
+    }
+
+    func resetProgressBar() { progressBarValues = [:] }
+}

@@ -1,0 +1,32 @@
+/// Errors a training run throws: bad configuration, bad files, and faults during training.
+public enum TrainingError: Error, CustomStringConvertible, Equatable {
+    /// The forward closure returned no "loss" in `fit`.
+    case missingLoss(keys: [String])
+    /// The loss was NaN or infinite.
+    case nonFiniteLoss(value: Float, epoch: Int, batchIndex: Int, globalStep: Int)
+    /// `fit` was given a module without optimizers.
+    case notTrainable
+    /// Trainer options that contradict each other or are out of range.
+    case invalidConfiguration(String)
+    /// A file (checkpoint, log) that cannot be read or written, and why.
+    case badFile(path: String, problem: String)
+    /// No checkpoint where one was asked for.
+    case checkpointNotFound(String)
+
+    public var description: String {
+        switch self {
+        case .missingLoss(let keys):
+            return "forward(batch, .fit) returned no \"loss\"; keys present: \(keys.joined(separator: ", ")). In fit the output must hold the loss to minimise under \"loss\"."
+        case .nonFiniteLoss(let value, let epoch, let batchIndex, let step):
+            return "non-finite loss \(value) at global step \(step) (epoch \(epoch), batch \(batchIndex)); training stopped and the last checkpoint was left untouched. Trainer(nonFiniteLoss: .skipBatch) skips such batches instead."
+        case .notTrainable:
+            return "this module has no optimizer (it was built with optimizer: nil), so it can validate, test and predict but not fit"
+        case .invalidConfiguration(let problem):
+            return "invalid Trainer configuration: \(problem)"
+        case .badFile(let path, let problem):
+            return "\(path): \(problem)"
+        case .checkpointNotFound(let detail):
+            return "no checkpoint to resume from: \(detail)"
+        }
+    }
+}
