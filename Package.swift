@@ -89,8 +89,14 @@ let package = Package(
         ),
         .testTarget(
             name: "SSLTrainingTests",
-            dependencies: ["SSLTraining", "SSLNN", "SSLOptim", "SSLTensor", "SSLTestSupport"],
+            dependencies: ["SSLTraining", "SSLNN", "SSLOptim", "SSLTensor", "SSLTestSupport", "CheckpointStressWriter"],
             path: "Tests/SSLTrainingTests"
+        ),
+        // Spawned by the checkpoint kill test (SIGKILL while writing).
+        .executableTarget(
+            name: "CheckpointStressWriter",
+            dependencies: ["SSLTraining", "SSLNN", "SSLTensor"],
+            path: "Tests/CheckpointStressWriter"
         ),
         .testTarget(
             name: "SSLNNTests",

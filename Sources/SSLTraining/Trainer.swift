@@ -462,6 +462,10 @@ public final class Trainer {
 
     private func prepareRunDirectory(resumingFrom checkpoint: String?) throws {
         let manager = FileManager.default
+        guard enableLogging || enableCheckpointing else {
+            runDirectory = nil  // nothing is written (fast dev run)
+            return
+        }
         if let checkpoint {
             // Continue in the run directory the checkpoint belongs to (…/version_n/checkpoints/x).
             let directory = ((checkpoint as NSString).deletingLastPathComponent as NSString)

@@ -42,18 +42,35 @@ public enum SafeTensors {
         header += pieces.joined(separator: ",") + "}"
         var headerBytes = Array(header.utf8)
         while (8 + headerBytes.count) % 8 != 0 { headerBytes.append(0x20) }  // pad with spaces
-        var data = Data(capacity: 8 + headerBytes.count + offset)
-        withUnsafeBytes(of: UInt64(headerBytes.count).littleEndian) { data.append(contentsOf: $0) }
-        data.append(contentsOf: headerBytes)
-        for entry in state.entries {
-            let values = entry.tensor.scalars
-            if entry.isInteger {
-                for value in values { withUnsafeBytes(of: Int64(value.rounded()).littleEndian) { data.append(contentsOf: $0) } }
-            } else {
-                for value in values { withUnsafeBytes(of: value.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
+        // One allocation; float data is copied in bulk (the format is little-endian, as the host).
+        var bytes = [UInt8](repeating: 0, count: 8 + headerBytes.count + offset)
+        bytes.withUnsafeMutableBytes { buffer in
+            guard let base = buffer.baseAddress else { return }
+            base.storeBytes(of: UInt64(headerBytes.count).littleEndian, as: UInt64.self)
+            headerBytes.withUnsafeBytes { base.advanced(by: 8).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            var position = 8 + headerBytes.count
+            for entry in state.entries {
+                entry.tensor.withContiguousBuffer { values in
+                    if entry.isInteger {
+                        for value in values {
+                            base.advanced(by: position).storeBytes(of: Int64(value.rounded()).littleEndian, as: Int64.self)
+                            position += 8
+                        }
+                    } else if let source = values.baseAddress {
+                        #if _endian(little)
+                        base.advanced(by: position).copyMemory(from: source, byteCount: values.count * 4)
+                        position += values.count * 4
+                        #else
+                        for value in values {
+                            base.advanced(by: position).storeBytes(of: value.bitPattern.littleEndian, as: UInt32.self)
+                            position += 4
+                        }
+                        #endif
+                    }
+                }
             }
         }
-        return data
+        return Data(bytes)
     }
 
     /// Reads a safetensors file.
@@ -210,6 +227,12 @@ public enum SafeTensors {
 
         func decode(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, count: Int) -> [Float] {
             var values = [Float](repeating: 0, count: count)
+            #if _endian(little)
+            if self == .f32, let base = bytes.baseAddress {
+                values.withUnsafeMutableBytes { $0.baseAddress?.copyMemory(from: base + start, byteCount: count * 4) }
+                return values
+            }
+            #endif
             func word(_ index: Int, _ width: Int) -> UInt64 {
                 var value: UInt64 = 0
                 for byte in 0..<width { value |= UInt64(bytes[start + index * width + byte]) << (8 * UInt64(byte)) }

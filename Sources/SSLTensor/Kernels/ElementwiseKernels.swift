@@ -87,8 +87,8 @@ extension Tensor {
         }
     }
 
-    /// Fills every element (of a possibly strided view) with `value`.
-    func fill(with value: Float) {
+    /// Fills every element (of a possibly strided view) with `value`, in place and unrecorded.
+    public func fill(with value: Float) {
         if isContiguous {
             dataPointer.update(repeating: value, count: count)
         } else {

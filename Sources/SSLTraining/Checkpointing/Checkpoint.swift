@@ -24,6 +24,21 @@ public struct CheckpointMetadata: Codable, Sendable, Equatable {
     public var hyperparameters: [String: String]
     /// The latest monitored metrics.
     public var callbackMetrics: [String: Float]
+
+    public init(epoch: Int, batchIndex: Int, globalStep: Int, elapsedSeconds: Double, generatorState: [UInt64],
+                schedulerStates: [String: [String: Float]], callbackValues: [String: [String: String]],
+                integerKeys: [String], hyperparameters: [String: String], callbackMetrics: [String: Float]) {
+        self.epoch = epoch
+        self.batchIndex = batchIndex
+        self.globalStep = globalStep
+        self.elapsedSeconds = elapsedSeconds
+        self.generatorState = generatorState
+        self.schedulerStates = schedulerStates
+        self.callbackValues = callbackValues
+        self.integerKeys = integerKeys
+        self.hyperparameters = hyperparameters
+        self.callbackMetrics = callbackMetrics
+    }
 }
 
 /// A checkpoint file: one safetensors file holding the model's parameters and buffers under
