@@ -8,6 +8,7 @@
 //   SSLNN         Modules, layers, backbones, state dicts and safetensors.
 //   SSLOptim      Optimizers, learning-rate schedules, gradient clipping.
 //   SSLTraining   Batch, Stage, SSLModule, Trainer, callbacks, metrics, loggers, checkpoints.
+//   SSLMethods    SSL losses, TeacherStudentModule + EMA callback, online probes, evaluation.
 //   CZlib         The system zlib (Debian's zlib1g-dev), for gzip-compressed datasets.
 //   SSLData       Datasets, readers, the parallel loader and multi-view augmentations.
 //   SelfSupervised  the umbrella library users import.
@@ -45,6 +46,11 @@ let package = Package(
             dependencies: ["SSLTensor", "SSLNN", "SSLOptim"],
             path: "Sources/SSLTraining"
         ),
+        .target(
+            name: "SSLMethods",
+            dependencies: ["SSLTensor", "SSLNN", "SSLOptim", "SSLTraining"],
+            path: "Sources/SSLMethods"
+        ),
         .systemLibrary(
             name: "CZlib",
             path: "Sources/CZlib",
@@ -57,7 +63,7 @@ let package = Package(
         ),
         .target(
             name: "SelfSupervised",
-            dependencies: ["SSLTensor", "SSLNN", "SSLOptim", "SSLTraining", "SSLData"],
+            dependencies: ["SSLTensor", "SSLNN", "SSLOptim", "SSLTraining", "SSLMethods", "SSLData"],
             path: "Sources/SelfSupervised"
         ),
         .target(
@@ -86,6 +92,12 @@ let package = Package(
             name: "SSLDataTests",
             dependencies: ["SSLData", "SSLTraining", "SSLTensor", "SSLTestSupport"],
             path: "Tests/SSLDataTests"
+        ),
+        .testTarget(
+            name: "SSLMethodsTests",
+            dependencies: ["SSLMethods", "SSLTraining", "SSLNN", "SSLOptim", "SSLTensor", "SSLTestSupport"],
+            path: "Tests/SSLMethodsTests",
+            exclude: ["Reference"]
         ),
         .testTarget(
             name: "SSLTrainingTests",

@@ -169,8 +169,9 @@ open class Module {
         for (_, module) in namedModules() { module.isTraining = mode }
     }
 
-    /// Sets this module's mode only (not its children's).
-    func setTrainingFlag(_ mode: Bool) { isTraining = mode }
+    /// Sets this module's mode only (not its children's), to restore modes saved per module.
+    public func setTrainingMode(_ mode: Bool) { isTraining = mode }
+
 
     /// Sets evaluation mode on this module and every descendant.
     public func eval() { train(false) }
@@ -222,7 +223,7 @@ open class Module {
         let flags = Dictionary(namedParameters().map { ($0.name, $0.tensor.requiresGrad) }, uniquingKeysWith: { a, _ in a })
         for (name, tensor) in typed.namedParameters() { tensor.setRequiresGrad(flags[name] ?? true) }
         let modes = namedModules().map(\.module.isTraining)
-        for (module, mode) in zip(typed.namedModules().map(\.module), modes) { module.setTrainingFlag(mode) }
+        for (module, mode) in zip(typed.namedModules().map(\.module), modes) { module.setTrainingMode(mode) }
         return typed
     }
 }

@@ -31,7 +31,7 @@ public struct ModuleSummary: CustomStringConvertible {
             ModuleSummary.$recorder.withValue(recorder) {
                 _ = noGrad { module(Tensor.zeros(inputShape)) }
             }
-            for (child, mode) in modes { child.setTrainingFlag(mode) }
+            for (child, mode) in modes { child.setTrainingMode(mode) }
             shapes = recorder.outputs
         }
         var rows: [Row] = []

@@ -4,3 +4,4 @@
 @_exported import SSLOptim
 @_exported import SSLTraining
 @_exported import SSLData
+@_exported import SSLMethods

@@ -1,0 +1,103 @@
+import SSLTensor
+import SSLTraining
+
+/// Online weighted-kNN accuracy: a queue of the most recent training embeddings (detached,
+/// L2-normalised) and labels; at validation, each embedding is classified by `WeightedKNN`
+/// (k 20, temperature 0.07, cosine) against the queue. Logs `val/<name>_acc`. The queue is
+/// checkpointed.
+///
+/// ```swift
+/// let knn = OnlineKNN(queueLength: 20_000, classCount: 10)
+/// ```
+public final class OnlineKNN: Callback {
+    public let name: String
+    public let inputKey: String
+    public let labelKey: String
+    public let queueLength: Int
+    public let classCount: Int
+    public let classifier: WeightedKNN
+    private var bank: Tensor?
+    private var labels: [Int] = []
+    private var filled = 0
+    private var position = 0
+    private var correct = 0
+    private var seen = 0
+
+    public init(name: String = "knn", inputKey: String = "embedding", labelKey: String = "label",
+                queueLength: Int = 20_000, classCount: Int, k: Int = 20, temperature: Float = 0.07) {
+        precondition(queueLength > 0 && classCount > 0, "OnlineKNN: queueLength and classCount must be positive")
+        self.name = name
+        self.inputKey = inputKey
+        self.labelKey = labelKey
+        self.queueLength = queueLength
+        self.classCount = classCount
+        classifier = WeightedKNN(k: k, temperature: temperature)
+    }
+
+    public var stateKey: String { "OnlineKNN[\(name)]" }
+
+    /// Embeddings currently in the queue.
+    public var queueCount: Int { filled }
+
+    public func onTrainBatchEnd(_ trainer: Trainer, _ module: TrainableModule, outputs: Batch, batch: Batch, batchIndex: Int) {
+        var x = outputs[inputKey].detach()
+        if x.rank > 2 { x = x.flatten() }
+        let batchLabels = outputs[integers: labelKey].scalars
+        let normalized = noGrad { x.l2Normalize(axis: 1) }.contiguous()
+        let dimensions = normalized.shape[1]
+        if bank == nil || bank?.shape[1] != dimensions {
+            bank = Tensor.zeros([queueLength, dimensions])
+            labels = [Int](repeating: 0, count: queueLength)
+            filled = 0
+            position = 0
+        }
+        guard let bank else { return }
+        normalized.withContiguousBuffer { source in
+            bank.withUnsafeMutableElements { destination in
+                for row in 0..<Swift.min(normalized.shape[0], queueLength) {
+                    let target = position * dimensions
+                    for j in 0..<dimensions { destination[target + j] = source[row * dimensions + j] }
+                    labels[position] = batchLabels[row]
+                    position = (position + 1) % queueLength
+                    filled = Swift.min(filled + 1, queueLength)
+                }
+            }
+        }
+    }
+
+    public func onValidationEpochStart(_ trainer: Trainer, _ module: TrainableModule) {
+        correct = 0
+        seen = 0
+    }
+
+    public func onValidationBatchEnd(_ trainer: Trainer, _ module: TrainableModule, outputs: Batch, batch: Batch, batchIndex: Int) {
+        guard let bank, filled > 0 else { return }
+        var x = outputs[inputKey].detach()
+        if x.rank > 2 { x = x.flatten() }
+        let truth = outputs[integers: labelKey].scalars
+        let active = filled < queueLength ? bank.slice(axis: 0, 0..<filled) : bank
+        let predictions = classifier.classify(queries: x, bank: active, bankLabels: Array(labels.prefix(filled)),
+                                              classCount: classCount)
+        correct += zip(predictions, truth).filter { $0 == $1 }.count
+        seen += truth.count
+    }
+
+    public func onValidationEpochEnd(_ trainer: Trainer, _ module: TrainableModule) {
+        guard seen > 0 else { return }
+        trainer.log("val/\(name)_acc", Float(correct) / Float(seen), onStep: false, onEpoch: true, batchSize: seen)
+    }
+
+    public func stateDict() -> CallbackState {
+        guard let bank else { return CallbackState() }
+        return CallbackState(tensors: ["bank": bank, "labels": Tensor(labels.map(Float.init))],
+                             values: ["filled": String(filled), "position": String(position)])
+    }
+
+    public func loadStateDict(_ state: CallbackState) throws {
+        guard let saved = state.tensors["bank"], let savedLabels = state.tensors["labels"] else { return }
+        bank = saved.contiguousCopy()
+        labels = savedLabels.scalars.map { Int($0) }
+        filled = Int(state.values["filled"] ?? "0") ?? 0
+        position = Int(state.values["position"] ?? "0") ?? 0
+    }
+}

@@ -1,0 +1,115 @@
+import SSLMethods
+import SSLNN
+import SSLTensor
+import SSLTestSupport
+import SSLTraining
+import XCTest
+
+/// Online probes and offline evaluation on small problems with known answers.
+final class ProbeTests: XCTestCase {
+    private var directory = ""
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("ssl-probe-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: directory) }
+
+    /// A linearly separable problem: 4 classes around ±3 on two of 8 dimensions, unit noise.
+    private func separableBatches(count: Int, size: Int, seed: UInt64) -> [Batch] {
+        var generator = RandomGenerator(seed: seed)
+        return (0..<count).map { _ in
+            var values: [Float] = [], labels: [Int] = []
+            for _ in 0..<size {
+                let label = generator.nextInt(below: 4)
+                for dimension in 0..<8 {
+                    var centre: Float = 0
+                    if dimension == 0 { centre = label % 2 == 0 ? 3 : -3 }
+                    if dimension == 1 { centre = label / 2 == 0 ? 3 : -3 }
+                    values.append(centre + generator.nextNormal())
+                }
+                labels.append(label)
+            }
+            var batch = Batch()
+            batch["embedding"] = Tensor(shape: [size, 8], scalars: values)
+            batch[integers: "label"] = IntTensor(labels)
+            return batch
+        }
+    }
+
+    /// A module whose forward passes the embedding through and trains a dummy parameter.
+    struct Parts { let dummy = Linear(1, 1) }
+    private func passThrough() -> SSLModule<Parts> {
+        SSLModule(Parts()) { m, batch, stage in
+            var out = batch
+            if stage == .fit { out["loss"] = m.dummy(Tensor.ones([1, 1])).pow(2).sum() }
+            return out
+        }
+    }
+
+    func testOnlineProbeReachesNinetyFivePercentOnASeparableProblemWithItsOwnOptimizer() throws {
+        let probe = OnlineProbe(featureCount: 8, classCount: 4, learningRate: 0.05, topK: [1, 2])
+        let module = passThrough()
+        let trainer = Trainer(maxEpochs: 3, numSanityValSteps: 0, callbacks: [probe], rootDirectory: directory,
+                              enableProgressBar: false, enableCheckpointing: false)
+        try trainer.fit(module, train: BatchList(separableBatches(count: 20, size: 32, seed: 1)),
+                        validation: BatchList(separableBatches(count: 5, size: 32, seed: 2)))
+        let top1 = try XCTUnwrap(trainer.callbackMetrics["val/linear_probe_top1"])
+        XCTAssertGreaterThanOrEqual(top1, 0.95)
+        XCTAssertGreaterThanOrEqual(trainer.callbackMetrics["val/linear_probe_top2"] ?? 0, top1)
+        XCTAssertNotNil(trainer.callbackMetrics["train/linear_probe_loss"])
+        let mainOptimizer = module.optimizers[0].optimizer.namedParameters.map(\.tensor)
+        XCTAssertFalse(mainOptimizer.contains { tensor in probe.classifier.parameters().contains { $0 === tensor } },
+                       "probe parameters never enter the main optimizer")
+        // Its state goes into checkpoints and comes back.
+        let state = probe.stateDict()
+        XCTAssertNotNil(state.tensors["model.weight"])
+        let restored = OnlineProbe(featureCount: 8, classCount: 4, seed: 9)
+        try restored.loadStateDict(state)
+        XCTAssertEqual((restored.classifier as? Linear)?.weight.scalars, (probe.classifier as? Linear)?.weight.scalars)
+    }
+
+    func testOnlineKNNAndRankMeLogDuringValidation() throws {
+        let knn = OnlineKNN(queueLength: 200, classCount: 4, k: 5)
+        let rankMe = RankMe()
+        let trainer = Trainer(maxEpochs: 1, numSanityValSteps: 0, callbacks: [knn, rankMe], rootDirectory: directory,
+                              enableProgressBar: false, enableCheckpointing: false)
+        try trainer.fit(passThrough(), train: BatchList(separableBatches(count: 10, size: 32, seed: 3)),
+                        validation: BatchList(separableBatches(count: 3, size: 32, seed: 4)))
+        XCTAssertEqual(knn.queueCount, 200, "the queue keeps the most recent 200 embeddings")
+        XCTAssertGreaterThanOrEqual(trainer.callbackMetrics["val/knn_acc"] ?? 0, 0.95)
+        let rank = try XCTUnwrap(trainer.callbackMetrics["val/rankme"])
+        XCTAssertGreaterThan(rank, 1)
+        XCTAssertLessThanOrEqual(rank, 8)
+        let state = knn.stateDict()
+        XCTAssertEqual(state.tensors["bank"]?.shape, [200, 8])
+    }
+
+    func testOfflineKNNAndLinearProbeOnFrozenFeatures() {
+        let train = separableBatches(count: 1, size: 400, seed: 5)[0], test = separableBatches(count: 1, size: 200, seed: 6)[0]
+        let trainFeatures = OfflineEvaluation.Features(features: train["embedding"], labels: train[integers: "label"].scalars)
+        let testFeatures = OfflineEvaluation.Features(features: test["embedding"], labels: test[integers: "label"].scalars)
+        XCTAssertGreaterThanOrEqual(OfflineEvaluation.knnAccuracy(train: trainFeatures, test: testFeatures), 0.95)
+        XCTAssertGreaterThanOrEqual(OfflineEvaluation.linearProbeAccuracy(train: trainFeatures, test: testFeatures), 0.95)
+        // Random labels cannot be learned beyond chance on held-out data.
+        var generator = RandomGenerator(seed: 8)
+        let shuffled = OfflineEvaluation.Features(features: train["embedding"], labels: (0..<400).map { _ in generator.nextInt(below: 4) })
+        XCTAssertLessThan(OfflineEvaluation.knnAccuracy(train: shuffled, test: testFeatures), 0.5)
+    }
+
+    func testFeatureExtractionRunsInEvaluationModeWithoutGradientsAndRestoresTheMode() {
+        let encoder = MLP([8, 6, 3], batchNorm: true)
+        encoder.train()
+        let batches = BatchList(separableBatches(count: 3, size: 10, seed: 7).map { batch in
+            var renamed = batch
+            renamed["image"] = batch["embedding"]
+            return renamed
+        })
+        let meanBefore = (encoder.layers[1] as? BatchNorm1d)?.runningMean?.scalars
+        let features = OfflineEvaluation.extractFeatures(encoder, from: batches)
+        XCTAssertEqual(features.features.shape, [30, 3])
+        XCTAssertEqual(features.labels.count, 30)
+        XCTAssertFalse(features.features.requiresGrad)
+        XCTAssertEqual((encoder.layers[1] as? BatchNorm1d)?.runningMean?.scalars, meanBefore, "evaluation mode: statistics untouched")
+        XCTAssertTrue(encoder.namedModules().allSatisfy { $0.module.isTraining }, "the mode is restored")
+    }
+}
