@@ -9,6 +9,7 @@
 //   SSLOptim      Optimizers, learning-rate schedules, gradient clipping.
 //   SSLTraining   Batch, Stage, SSLModule, Trainer, callbacks, metrics, loggers, checkpoints.
 //   SSLMethods    SSL losses, TeacherStudentModule + EMA callback, online probes, evaluation.
+//   SSLRecipes    Shared option parsing, data set-up and evaluation of the recipe executables.
 //   CZlib         The system zlib (Debian's zlib1g-dev), for gzip-compressed datasets.
 //   SSLData       Datasets, readers, the parallel loader and multi-view augmentations.
 //   SelfSupervised  the umbrella library users import.
@@ -20,6 +21,8 @@ let package = Package(
     products: [
         .library(name: "SelfSupervised", targets: ["SelfSupervised"]),
         .executable(name: "ssl-bench", targets: ["SSLBench"]),
+        .executable(name: "simclr", targets: ["simclr"]),
+        .executable(name: "byol", targets: ["byol"]),
     ],
     targets: [
         .target(
@@ -71,9 +74,24 @@ let package = Package(
             dependencies: ["SSLTensor"],
             path: "Sources/SSLTestSupport"
         ),
+        .target(
+            name: "SSLRecipes",
+            dependencies: ["SSLTensor", "SSLNN", "SSLOptim", "SSLTraining", "SSLMethods", "SSLData"],
+            path: "Sources/SSLRecipes"
+        ),
+        .executableTarget(
+            name: "simclr",
+            dependencies: ["SelfSupervised", "SSLRecipes"],
+            path: "Recipes/SimCLR"
+        ),
+        .executableTarget(
+            name: "byol",
+            dependencies: ["SelfSupervised", "SSLRecipes"],
+            path: "Recipes/BYOL"
+        ),
         .executableTarget(
             name: "SSLBench",
-            dependencies: ["SSLTensor", "SSLNN", "SSLOptim", "SSLTraining", "SSLData"],
+            dependencies: ["SSLTensor", "SSLNN", "SSLOptim", "SSLTraining", "SSLMethods", "SSLData"],
             path: "Benchmarks/SSLBench"
         ),
         .testTarget(

@@ -17,6 +17,7 @@ let usage = """
     usage: ssl-bench <command>
       gemm   GFLOP/s of single-precision GEMM on the reference shapes
       conv   conv2d forward and backward GFLOP/s on the ConvNet shapes (batch 512)
+      step [case…]  one SimCLR/BYOL training step (simclr-mlp, simclr-convnet, byol-mlp, byol-convnet)
     """
 
 /// The best time, in seconds, of repeated runs of `body`.
@@ -94,6 +95,7 @@ let arguments = CommandLine.arguments.dropFirst()
 switch arguments.first {
 case "gemm": benchmarkGEMM()
 case "conv": benchmarkConvolution()
+case "step": benchmarkTrainingSteps(cases: Array(arguments.dropFirst()))
 case "-h", "--help", "help":
     print(usage)
 default:

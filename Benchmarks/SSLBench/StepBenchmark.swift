@@ -1,0 +1,104 @@
+import SSLMethods
+import SSLNN
+import SSLOptim
+import SSLTensor
+import SSLTraining
+
+/// One full training step of SimCLR or BYOL, timed: forward of both views (as one batch of
+/// 2×256 images), loss, backward, AdamW step (lr 1e-3, weight decay 1e-4) and, for BYOL, the
+/// teacher forward and the EMA update of parameters and BatchNorm buffers (coefficient 0.996).
+/// Prints `step <case> <ms/step> <images/s>` (median of 7 steps after 2 warm-up steps; images
+/// count samples, not views). Benchmarks/step_pytorch.py builds the identical models.
+func benchmarkTrainingSteps(cases requested: [String]) {
+    let allCases = ["simclr-mlp", "simclr-convnet", "byol-mlp", "byol-convnet"]
+    let batchSize = 256
+    var generator = RandomGenerator(seed: 0)
+    let images = Tensor.uniform([2 * batchSize, 1, 28, 28], generator: &generator)
+    var batch = Batch()
+    batch["image"] = images
+    batch[integers: "sample_idx"] = IntTensor((0..<(2 * batchSize)).map { $0 % batchSize })
+    for name in allCases where requested.isEmpty || requested.contains(name) {
+        let parts = name.split(separator: "-")
+        let backbone: Module & FeatureCounting = parts[1] == "mlp"
+            ? MLPBackbone(inputSize: 784, hiddenSizes: [1024, 1024]) : ConvNet(channels: [32, 64, 128], inputChannels: 1)
+        let step: () -> Void
+        if parts[0] == "simclr" {
+            step = makeSimCLRStep(backbone: backbone, batch: batch)
+        } else {
+            step = makeBYOLStep(backbone: backbone, batch: batch)
+        }
+        let clock = ContinuousClock()
+        for _ in 0..<2 { step() }
+        var times: [Double] = []
+        for _ in 0..<7 {
+            let elapsed = clock.measure(step)
+            times.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+        }
+        times.sort()
+        let median = times[times.count / 2]
+        print("step \(name) \(format(median * 1000)) \(format(Double(batchSize) / median))")
+    }
+}
+
+/// Backbones that report their feature size.
+protocol FeatureCounting { var outputFeatures: Int { get } }
+extension MLPBackbone: FeatureCounting {}
+extension ConvNet: FeatureCounting {}
+
+private func makeSimCLRStep(backbone: Module & FeatureCounting, batch: Batch) -> () -> Void {
+    struct Parts {
+        let backbone: Module
+        let projector: MLP
+        let loss = NTXentLoss(temperature: 0.5)
+    }
+    let module = SSLModule(Parts(backbone: backbone, projector: MLP([backbone.outputFeatures, 512, 128], batchNorm: true)),
+                           optimizer: .adamW(learningRate: 1e-3, weightDecay: 1e-4, schedule: .constant)) { m, batch, _ in
+        var out = batch
+        let embedding = m.backbone(batch["image"])
+        // Views are collated view-major: the first half of the batch is view 1.
+        let views = m.projector(embedding).chunk(2, axis: 0)
+        out["loss"] = m.loss(views)
+        return out
+    }
+    module.configureOptimizers(totalSteps: 1)
+    module.train()
+    return {
+        let loss = (try? module.forward(batch, stage: .fit))?["loss"]
+        loss?.backward()
+        for configured in module.optimizers {
+            configured.optimizer.step()
+            configured.optimizer.zeroGrad()
+        }
+    }
+}
+
+private func makeBYOLStep(backbone: Module & FeatureCounting, batch: Batch) -> () -> Void {
+    struct Parts {
+        let encoder: TeacherStudentModule<Sequential>
+        let predictor: MLP
+        let loss = BYOLLoss()
+    }
+    let features = backbone.outputFeatures
+    let encoder = TeacherStudentModule(student: Sequential([backbone, MLP([features, 1024, 256], batchNorm: true)]),
+                                       baseEMACoefficient: 0.996, finalEMACoefficient: 0.996, schedule: .constant)
+    let module = SSLModule(Parts(encoder: encoder, predictor: MLP([256, 1024, 256], batchNorm: true)),
+                           optimizer: .adamW(learningRate: 1e-3, weightDecay: 1e-4, schedule: .constant)) { m, batch, _ in
+        var out = batch
+        // Views are collated view-major: the first half of the batch is view 1.
+        let predictions = m.predictor(m.encoder.forwardStudent(batch["image"])).chunk(2, axis: 0)
+        let targets = m.encoder.forwardTeacher(batch["image"]).chunk(2, axis: 0)
+        out["loss"] = m.loss(predictions: (predictions[0], predictions[1]), targets: (targets[0], targets[1]))
+        return out
+    }
+    module.configureOptimizers(totalSteps: 1)
+    module.train()
+    return {
+        let loss = (try? module.forward(batch, stage: .fit))?["loss"]
+        loss?.backward()
+        for configured in module.optimizers {
+            configured.optimizer.step()
+            configured.optimizer.zeroGrad()
+        }
+        encoder.updateTeacher()
+    }
+}

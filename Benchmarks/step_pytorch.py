@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""The training-step benchmark of `ssl-bench step`, in PyTorch, on identical models.
+
+    python3 Benchmarks/step_pytorch.py [case ...]      # needs torch (CPU), 2 threads
+
+One step: forward of both views as one batch of 2×256 random 1×28×28 images, loss, backward,
+AdamW (lr 1e-3, weight decay 1e-4) step and, for BYOL, the teacher forward and the EMA update of
+parameters and BatchNorm buffers (coefficient 0.996). Median of 7 steps after 2 warm-up steps.
+Prints `step <case> <ms/step> <images/s>` (images count samples, not views).
+Models:
+  MLP backbone: Flatten, Linear 784→1024, BatchNorm1d, ReLU, Linear 1024→1024, BatchNorm1d, ReLU.
+  ConvNet: 3 stages of [Conv3×3 (no bias), BN2d, ReLU, Conv3×3 (no bias), BN2d, ReLU], channels
+  32, 64, 128, stride 2 at the first conv of stages 2 and 3, padding 1; global average pool.
+  Heads: Linear i→h, BatchNorm1d, ReLU, Linear h→o. SimCLR projector f→512→128, NT-Xent (T 0.5).
+  BYOL projector f→1024→256, predictor 256→1024→256, loss 2 − 2·cos symmetrised.
+"""
+import copy
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+torch.set_num_threads(2)
+torch.manual_seed(0)
+BATCH = 256
+
+
+def mlp_backbone():
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 1024), nn.BatchNorm1d(1024), nn.ReLU(),
+                         nn.Linear(1024, 1024), nn.BatchNorm1d(1024), nn.ReLU()), 1024
+
+
+def convnet():
+    layers, width = [], 1
+    for index, channels in enumerate([32, 64, 128]):
+        stride = 1 if index == 0 else 2
+        layers += [nn.Conv2d(width, channels, 3, stride, 1, bias=False), nn.BatchNorm2d(channels), nn.ReLU(),
+                   nn.Conv2d(channels, channels, 3, 1, 1, bias=False), nn.BatchNorm2d(channels), nn.ReLU()]
+        width = channels
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+    return nn.Sequential(*layers), 128
+
+
+def head(i, h, o):
+    return nn.Sequential(nn.Linear(i, h), nn.BatchNorm1d(h), nn.ReLU(), nn.Linear(h, o))
+
+
+def nt_xent(z1, z2, temperature=0.5):
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    similarity = z @ z.t() / temperature
+    n = z1.shape[0]
+    similarity.fill_diagonal_(float("-inf"))
+    targets = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)])
+    return F.cross_entropy(similarity, targets)
+
+
+def byol_loss(p1, p2, z1, z2):
+    return (2 - 2 * F.cosine_similarity(p1, z2, dim=1)).mean() + (2 - 2 * F.cosine_similarity(p2, z1, dim=1)).mean()
+
+
+def simclr_step(backbone, features):
+    projector = head(features, 512, 128)
+    params = list(backbone.parameters()) + list(projector.parameters())
+    optimizer = torch.optim.AdamW(params, lr=1e-3, weight_decay=1e-4)
+    images = torch.rand(2 * BATCH, 1, 28, 28)
+
+    def step():
+        z = projector(backbone(images))
+        loss = nt_xent(z[:BATCH], z[BATCH:])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return step
+
+
+def byol_step(backbone, features):
+    student = nn.Sequential(backbone, head(features, 1024, 256))
+    teacher = copy.deepcopy(student).requires_grad_(False)
+    predictor = head(256, 1024, 256)
+    optimizer = torch.optim.AdamW(list(student.parameters()) + list(predictor.parameters()), lr=1e-3, weight_decay=1e-4)
+    images = torch.rand(2 * BATCH, 1, 28, 28)
+
+    def step():
+        p = predictor(student(images))
+        with torch.no_grad():
+            z = teacher(images)
+        loss = byol_loss(p[:BATCH], p[BATCH:], z[:BATCH], z[BATCH:])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        with torch.no_grad():
+            for t, s in zip(teacher.parameters(), student.parameters()):
+                t.mul_(0.996).add_(s, alpha=0.004)
+            for t, s in zip(teacher.buffers(), student.buffers()):
+                if t.dtype.is_floating_point:
+                    t.mul_(0.996).add_(s, alpha=0.004)
+                else:
+                    t.copy_(s)
+    return step
+
+
+def main():
+    requested = sys.argv[1:]
+    for name in ["simclr-mlp", "simclr-convnet", "byol-mlp", "byol-convnet"]:
+        if requested and name not in requested:
+            continue
+        method, backbone_name = name.split("-")
+        backbone, features = mlp_backbone() if backbone_name == "mlp" else convnet()
+        step = (simclr_step if method == "simclr" else byol_step)(backbone, features)
+        for _ in range(2):
+            step()
+        times = []
+        for _ in range(7):
+            start = time.perf_counter()
+            step()
+            times.append(time.perf_counter() - start)
+        median = sorted(times)[len(times) // 2]
+        print(f"step {name} {median * 1000:.1f} {BATCH / median:.1f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+import Foundation
+import SSLMethods
+import SSLNN
+import SSLTensor
+import SSLTraining
+
+/// The end of a recipe: offline kNN and linear-probe accuracy of the encoder on the test split
+/// (train features as the bank), RankMe, a 2-D map of the test embeddings in the report, the
+/// encoder exported as safetensors, and the three closing lines
+/// `knn-accuracy <a>`, `linear-probe-accuracy <a>`, `wall-seconds <s>`.
+public enum RecipeEvaluation {
+    public static func finish(trainer: Trainer, encoder: Module, setup: RecipeSetup, start: Date) throws {
+        let train = OfflineEvaluation.extractFeatures(encoder, from: setup.trainEvaluationLoader)
+        let test = OfflineEvaluation.extractFeatures(encoder, from: setup.testEvaluationLoader)
+        let knn = OfflineEvaluation.knnAccuracy(train: train, test: test, k: 20, temperature: 0.07)
+        let linear = OfflineEvaluation.linearProbeAccuracy(train: train, test: test)
+        let rank = effectiveRank(test.features)
+        if let directory = trainer.runDirectory {
+            try SafeTensors.write(encoder.stateDict(), to: (directory as NSString).appendingPathComponent("encoder.safetensors"),
+                                  metadata: ["format": "pt", "features": String(test.features.shape[1])])
+            var report = HTMLReport(title: "\(trainer.name) — \((directory as NSString).lastPathComponent)",
+                                    records: trainer.metricsHistory, hyperparameters: trainer.trainerHyperparameters)
+            report.addSection(title: "Test embeddings (first two principal components, coloured by class)",
+                              svg: EmbeddingMap.svg(features: test.features, labels: test.labels, classCount: setup.classCount))
+            report.addSection(title: "Final evaluation", svg: EmbeddingMap.textPanel([
+                "kNN accuracy (k 20): \(String(format: "%.4f", knn))",
+                "linear-probe accuracy: \(String(format: "%.4f", linear))",
+                "RankMe: \(String(format: "%.1f", rank)) of \(test.features.shape[1])",
+            ]))
+            try report.write(to: (directory as NSString).appendingPathComponent("report.html"))
+            print("run directory: \(directory)  (report.html, metrics.csv, checkpoints/last.safetensors, encoder.safetensors)")
+        }
+        print("rankme \(String(format: "%.2f", rank))")
+        print("knn-accuracy \(String(format: "%.4f", knn))")
+        print("linear-probe-accuracy \(String(format: "%.4f", linear))")
+        print("wall-seconds \(String(format: "%.1f", Date().timeIntervalSince(start)))")
+    }
+}

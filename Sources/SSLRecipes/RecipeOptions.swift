@@ -1,0 +1,155 @@
+import Foundation
+import SSLTraining
+
+/// The command-line options shared by the recipes, parsed by hand (the package has no
+/// dependencies). Unknown or malformed options print a one-line error and the usage and exit
+/// with status 2; `--help` prints the usage and exits 0.
+public struct RecipeOptions: Sendable {
+    public enum Method: String, Sendable { case simclr, byol }
+
+    public var method: Method
+    public var dataset: String?          // nil: Fashion-MNIST when installed, else builtin
+    public var dataDirectory: String?
+    public var backbone = "convnet"
+    public var epochs: Int?
+    public var batchSize = 256
+    public var learningRate: Float = 2e-3
+    public var weightDecay: Float = 1e-4
+    public var optimizer = "adamw"
+    public var workers = 2
+    public var seed: UInt64 = 0
+    public var runDirectory = "runs"
+    public var resume: String?
+    public var temperature: Float = 0.2
+    public var emaBase: Float = 0.99
+    public var emaFinal: Float = 1.0
+    public var trainSamples: Int?
+    public var testSamples: Int?
+    public var progressBar = true
+
+    public init(method: Method) { self.method = method }
+
+    public static func usage(_ method: Method) -> String {
+        var text = """
+            usage: \(method.rawValue) [options]
+              --dataset builtin|fashion-mnist|mnist|cifar10   (default: fashion-mnist when installed, else builtin)
+              --data-dir PATH        where the dataset files are (default for fashion-mnist: /usr/share/datasets/fashion-mnist)
+              --backbone mlp|convnet|resnet18   (default convnet)
+              --epochs N             (default: 1 on fashion-mnist/mnist/cifar10, 2 on builtin)
+              --batch-size N         images per batch, not views (default 256)
+              --lr X                 learning rate (default 2e-3)
+              --weight-decay X       (default 1e-4)
+              --optimizer adamw|lars|sgd   (default adamw; cosine annealing to 0 over all steps)
+              --workers N            data-loading threads (default 2)
+              --seed N               (default 0)
+              --run-dir PATH         runs are written to PATH/\(method.rawValue)/version_N (default runs)
+              --resume last|PATH     continue from the newest last checkpoint, or a checkpoint file
+              --train-samples N      use only the first N training images (smoke tests)
+              --test-samples N       use only the first N test images
+              --no-progress-bar      periodic plain lines instead of a refreshing bar
+            """
+        switch method {
+        case .simclr: text += "\n  --temperature X        NT-Xent temperature (default 0.2)"
+        case .byol: text += "\n  --ema-base X           EMA coefficient at the first step (default 0.99)\n  --ema-final X          EMA coefficient at the last step (default 1.0)"
+        }
+        return text + "\n  -h, --help             this text"
+    }
+
+    /// Parses `arguments` (without the program name); on an error prints it with the usage and
+    /// exits 2.
+    public static func parseOrExit(_ arguments: [String], method: Method) -> RecipeOptions {
+        do {
+            return try parse(arguments, method: method)
+        } catch OptionError.help {
+            print(usage(method))
+            exit(0)
+        } catch {
+            FileHandle.standardError.write(Data("\(method.rawValue): \(error)\n\(usage(method))\n".utf8))
+            exit(2)
+        }
+    }
+
+    enum OptionError: Error, CustomStringConvertible {
+        case help
+        case unknown(String)
+        case missingValue(String)
+        case invalid(String, String, String)
+        var description: String {
+            switch self {
+            case .help: return "help"
+            case .unknown(let option): return "unknown option \(option)"
+            case .missingValue(let option): return "option \(option) needs a value"
+            case .invalid(let option, let value, let expected): return "invalid value \"\(value)\" for \(option) (expected \(expected))"
+            }
+        }
+    }
+
+    public static func parse(_ arguments: [String], method: Method) throws -> RecipeOptions {
+        var options = RecipeOptions(method: method)
+        var index = 0
+        func value(_ option: String) throws -> String {
+            index += 1
+            guard index < arguments.count else { throw OptionError.missingValue(option) }
+            return arguments[index]
+        }
+        func integer(_ option: String, minimum: Int = 1) throws -> Int {
+            let text = try value(option)
+            guard let number = Int(text), number >= minimum else { throw OptionError.invalid(option, text, "an integer ≥ \(minimum)") }
+            return number
+        }
+        func real(_ option: String) throws -> Float {
+            let text = try value(option)
+            guard let number = Float(text), number.isFinite, number >= 0 else { throw OptionError.invalid(option, text, "a non-negative number") }
+            return number
+        }
+        func choice(_ option: String, _ allowed: [String]) throws -> String {
+            let text = try value(option)
+            guard allowed.contains(text) else { throw OptionError.invalid(option, text, allowed.joined(separator: "|")) }
+            return text
+        }
+        while index < arguments.count {
+            let argument = arguments[index]
+            switch argument {
+            case "-h", "--help": throw OptionError.help
+            case "--dataset": options.dataset = try choice(argument, ["builtin", "fashion-mnist", "mnist", "cifar10"])
+            case "--data-dir": options.dataDirectory = try value(argument)
+            case "--backbone": options.backbone = try choice(argument, ["mlp", "convnet", "resnet18"])
+            case "--epochs": options.epochs = try integer(argument)
+            case "--batch-size": options.batchSize = try integer(argument, minimum: 2)
+            case "--lr": options.learningRate = try real(argument)
+            case "--weight-decay": options.weightDecay = try real(argument)
+            case "--optimizer": options.optimizer = try choice(argument, ["adamw", "lars", "sgd"])
+            case "--workers": options.workers = try integer(argument, minimum: 0)
+            case "--seed": options.seed = UInt64(try integer(argument, minimum: 0))
+            case "--run-dir": options.runDirectory = try value(argument)
+            case "--resume": options.resume = try value(argument)
+            case "--train-samples": options.trainSamples = try integer(argument)
+            case "--test-samples": options.testSamples = try integer(argument)
+            case "--no-progress-bar": options.progressBar = false
+            case "--temperature" where method == .simclr:
+                options.temperature = try real(argument)
+                guard options.temperature > 0 else { throw OptionError.invalid(argument, "0", "a positive number") }
+            case "--ema-base" where method == .byol: options.emaBase = try real(argument)
+            case "--ema-final" where method == .byol: options.emaFinal = try real(argument)
+            default: throw OptionError.unknown(argument)
+            }
+            index += 1
+        }
+        if method == .byol && !(options.emaBase <= 1 && options.emaFinal <= 1) {
+            throw OptionError.invalid("--ema-base/--ema-final", "\(options.emaBase)/\(options.emaFinal)", "values in [0, 1]")
+        }
+        return options
+    }
+
+    /// The optimizer the options ask for, with cosine annealing to 0 over the fit.
+    public var optimizerSpec: OptimizerSpec {
+        switch optimizer {
+        case "lars": return .lars(learningRate: learningRate, weightDecay: weightDecay, schedule: .warmupCosine)
+        case "sgd": return .sgd(learningRate: learningRate, momentum: 0.9, weightDecay: weightDecay)
+        default: return .adamW(learningRate: learningRate, weightDecay: weightDecay)
+        }
+    }
+
+    /// The trainer's resume source.
+    public var resumeSource: Trainer.ResumeSource? { resume.map { Trainer.ResumeSource(stringLiteral: $0) } }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import SSLData
+import SSLMethods
+import SSLNN
+import SSLTensor
+import SSLTraining
+
+/// The data, augmentations and backbone a recipe trains with, built from its options.
+///
+/// Augmentations (each view): random resized crop to the image size (scale 0.3–1, ratio
+/// 3/4–4/3), horizontal flip p 0.5, brightness ±0.4 and contrast 0.6–1.4 applied with p 0.8,
+/// then normalisation (Fashion-MNIST: mean 0.2860, std 0.3530). Evaluation uses the
+/// un-augmented, normalised images.
+public struct RecipeSetup {
+    public let datasetName: String
+    public let train: InMemoryImageDataset
+    public let test: InMemoryImageDataset
+    public let trainLoader: DataLoader
+    public let validationLoader: DataLoader
+    /// Un-augmented loaders for feature extraction.
+    public let trainEvaluationLoader: DataLoader
+    public let testEvaluationLoader: DataLoader
+    public let epochs: Int
+
+    public var classCount: Int { Swift.max(train.classCount, test.classCount) }
+    public var inputChannels: Int { train.channels }
+
+    public init(_ options: RecipeOptions) throws {
+        let dataset = options.dataset ?? (FashionMNIST.isAvailable(directory: options.dataDirectory) ? "fashion-mnist" : "builtin")
+        if options.dataset == nil {
+            if dataset == "fashion-mnist" {
+                print("dataset: fashion-mnist (found installed; --dataset builtin uses the built-in procedural images)")
+            } else {
+                print("dataset: builtin (Fashion-MNIST is not installed: `apt-get install dataset-fashion-mnist`, or --data-dir PATH with its IDX files)")
+            }
+        }
+        var train: InMemoryImageDataset, test: InMemoryImageDataset
+        var mean: [Float], std: [Float]
+        switch dataset {
+        case "fashion-mnist":
+            train = try FashionMNIST.load(split: .train, directory: options.dataDirectory)
+            test = try FashionMNIST.load(split: .test, directory: options.dataDirectory)
+            (mean, std) = ([0.2860], [0.3530])
+        case "mnist":
+            guard let directory = options.dataDirectory else {
+                throw TrainingError.invalidConfiguration("--dataset mnist needs --data-dir with the MNIST IDX files")
+            }
+            train = try MNIST.load(split: .train, directory: directory)
+            test = try MNIST.load(split: .test, directory: directory)
+            (mean, std) = ([0.1307], [0.3081])
+        case "cifar10":
+            guard let directory = options.dataDirectory else {
+                throw TrainingError.invalidConfiguration("--dataset cifar10 needs --data-dir with the CIFAR-10 binary batches")
+            }
+            train = try CIFAR10.load(split: .train, directory: directory)
+            test = try CIFAR10.load(split: .test, directory: directory)
+            (mean, std) = ([0.4914, 0.4822, 0.4465], [0.2470, 0.2435, 0.2616])
+        default:
+            train = BuiltinShapes.load(split: .train, seed: options.seed)
+            test = BuiltinShapes.load(split: .test, seed: options.seed)
+            (mean, std) = Self.statistics(of: train)
+        }
+        if let limit = options.trainSamples { train = train.prefix(Swift.min(limit, train.count)) }
+        if let limit = options.testSamples { test = test.prefix(Swift.min(limit, test.count)) }
+        self.datasetName = dataset
+        self.train = train
+        self.test = test
+        let size = train.height
+        let view = Compose([
+            RandomResizedCrop(size: size, scale: 0.3...1),
+            RandomHorizontalFlip(p: 0.5),
+            RandomApply([ColorJitter(brightness: 0.4, contrast: 0.4)], p: 0.8),
+            Normalize(mean: mean, std: std),
+        ])
+        let plain = MultiViewTransform([Normalize(mean: mean, std: std)])
+        let batchSize = Swift.min(options.batchSize, train.count)
+        trainLoader = DataLoader(train, batchSize: batchSize, views: MultiViewTransform(view, count: 2), shuffle: true,
+                                 dropLast: true, seed: options.seed, workers: options.workers)
+        validationLoader = DataLoader(test, batchSize: Swift.min(512, test.count), views: plain, shuffle: false, dropLast: false,
+                                      seed: options.seed, workers: options.workers)
+        trainEvaluationLoader = DataLoader(train, batchSize: 512, views: plain, shuffle: false, dropLast: false,
+                                           seed: options.seed, workers: options.workers)
+        testEvaluationLoader = validationLoader
+        epochs = options.epochs ?? (dataset == "builtin" ? 2 : 1)
+    }
+
+    /// Per-channel mean and standard deviation of a dataset's pixels in [0, 1].
+    static func statistics(of dataset: InMemoryImageDataset) -> ([Float], [Float]) {
+        let plane = dataset.height * dataset.width, channels = dataset.channels
+        var sums = [Double](repeating: 0, count: channels), squares = [Double](repeating: 0, count: channels)
+        for (index, byte) in dataset.pixels.enumerated() {
+            let channel = (index / plane) % channels
+            let value = Double(byte) / 255
+            sums[channel] += value
+            squares[channel] += value * value
+        }
+        let count = Double(dataset.pixels.count / channels)
+        let mean = sums.map { $0 / count }
+        let std = zip(squares, mean).map { (($0 / count) - $1 * $1).squareRoot() }
+        return (mean.map(Float.init), std.map { Float(Swift.max($0, 1e-3)) })
+    }
+
+    /// The backbone the options name, for this dataset's channels.
+    public func makeBackbone(_ name: String) -> (module: Module, features: Int) {
+        switch name {
+        case "mlp":
+            let backbone = MLPBackbone(inputSize: train.channels * train.height * train.width, hiddenSizes: [1024, 1024])
+            return (backbone, backbone.outputFeatures)
+        case "resnet18":
+            let backbone = ResNet18(inputChannels: train.channels)
+            return (backbone, backbone.outputFeatures)
+        default:
+            let backbone = ConvNet(channels: [32, 64, 128], inputChannels: train.channels)
+            return (backbone, backbone.outputFeatures)
+        }
+    }
+
+    /// The online monitors every recipe runs: a linear probe, a kNN and RankMe on the
+    /// validation set, and the learning rate and throughput.
+    public func monitors(features: Int) -> [Callback] {
+        [OnlineProbe(featureCount: features, classCount: classCount), OnlineKNN(queueLength: 20_000, classCount: classCount),
+         RankMe(), LearningRateMonitor(), ThroughputMonitor()]
+    }
+}
