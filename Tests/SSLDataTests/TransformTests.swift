@@ -184,6 +184,45 @@ final class TransformTests: XCTestCase {
         }
     }
 
+    /// torchvision's `adjust_hue` transcribed step by step (`_rgb2hsv`, `(h + shift) % 1`,
+    /// `_hsv2rgb` with its six-sector table), in double precision.
+    private func torchvisionHue(_ r: Double, _ g: Double, _ b: Double, shift: Double) -> [Double] {
+        let maxc = max(r, g, b), minc = min(r, g, b)
+        let eqc = maxc == minc
+        let cr = maxc - minc
+        let s = cr / (eqc ? 1 : maxc)
+        let crDivisor = eqc ? 1 : cr
+        let rc = (maxc - r) / crDivisor, gc = (maxc - g) / crDivisor, bc = (maxc - b) / crDivisor
+        let hr = maxc == r ? bc - gc : 0
+        let hg = (maxc == g && maxc != r) ? 2 + rc - bc : 0
+        let hb = (maxc != g && maxc != r) ? 4 + gc - rc : 0
+        var h = fmod((hr + hg + hb) / 6 + 1, 1)
+        h = (h + shift) - ((h + shift) / 1).rounded(.down)
+        let v = maxc
+        let i = (h * 6).rounded(.down)
+        let f = h * 6 - i
+        let p = min(max(v * (1 - s), 0), 1)
+        let q = min(max(v * (1 - s * f), 0), 1)
+        let t = min(max(v * (1 - s * (1 - f)), 0), 1)
+        let sector = Int(i) % 6
+        let red = [v, q, p, p, t, v][sector], green = [t, v, v, q, p, p][sector], blue = [p, p, t, v, v, q][sector]
+        return [red, green, blue]
+    }
+
+    func testHueMatchesTorchvisionsSixSectorFormula() {
+        var generator = RandomGenerator(seed: 21)
+        for _ in 0..<2_000 {
+            var rgb = (0..<3).map { _ in generator.nextUniform() }
+            if generator.nextUniform() < 0.2 { rgb[1] = rgb[0] }  // ties between channels
+            if generator.nextUniform() < 0.1 { rgb[2] = rgb[0]; rgb[1] = rgb[0] }  // gray
+            let shift = -0.5 + generator.nextUniform()
+            var image = Image(channels: 3, height: 1, width: 1, pixels: rgb)
+            ColorJitter.adjustHue(&image, shift: shift)
+            let expected = torchvisionHue(Double(rgb[0]), Double(rgb[1]), Double(rgb[2]), shift: Double(shift)).map { Float($0) }
+            assertClose(image.pixels, expected, rtol: 0, atol: 2e-6, "rgb \(rgb) shift \(shift)")
+        }
+    }
+
     func testRandomGrayscaleReplacesChannelsByTheLuminance() {
         let colours = Image(channels: 3, height: 1, width: 2, pixels: [0.9, 0.1, 0.4, 0.3, 0.2, 0.8])
         var generator = RandomGenerator(seed: 0)

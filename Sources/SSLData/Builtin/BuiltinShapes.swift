@@ -30,6 +30,10 @@ import Darwin
 /// ```
 public enum BuiltinShapes {
     /// Image size and channels.
+    ///
+    /// ```swift
+    /// let colour = BuiltinShapes.load(split: .train, variant: .color32)   // 3 × 32 × 32
+    /// ```
     public enum Variant: String, Sendable, CaseIterable {
         /// One channel, 28 × 28 (like Fashion-MNIST).
         case grayscale28

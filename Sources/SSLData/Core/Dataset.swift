@@ -22,6 +22,10 @@ public protocol Dataset: Sendable {
 }
 
 /// Which part of a dataset to load.
+///
+/// ```swift
+/// let test = try FashionMNIST.load(split: .test)
+/// ```
 public enum DatasetSplit: String, Sendable, CaseIterable {
     case train
     case test

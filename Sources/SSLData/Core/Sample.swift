@@ -1,6 +1,12 @@
 import SSLTensor
 
-/// One value of a `Sample`: the image, an integer (labels, indices) or floats.
+/// One value of a `Sample`: the image, an integer (labels, indices) or floats. Extras are
+/// collated by kind: integers into integer tensors, scalars and tensors into float tensors.
+///
+/// ```swift
+/// let sample = Sample(image: image, label: 3, index: 0, extras: ["weight": .scalar(0.5)])
+/// if case .scalar(let weight)? = sample["weight"] { print(weight) }
+/// ```
 public enum SampleValue: Sendable {
     case image(Image)
     case integer(Int)

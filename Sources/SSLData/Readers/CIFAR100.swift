@@ -12,6 +12,10 @@
 /// ```
 public enum CIFAR100 {
     /// Which label becomes the class label.
+    ///
+    /// ```swift
+    /// let superclasses = try CIFAR100.load(split: .train, directory: folder, labels: .coarse)
+    /// ```
     public enum LabelKind: Sendable {
         case fine
         case coarse

@@ -11,7 +11,12 @@
 /// let encoded = IDXFile.encode(dimensions: [2, 2], bytes: [1, 2, 3, 4])
 /// ```
 public struct IDXFile: Sendable {
-    /// The element types IDX defines.
+    /// The element types IDX defines (the third byte of the magic number); readers of image
+    /// datasets accept `.uint8`.
+    ///
+    /// ```swift
+    /// if file.dataType != .uint8 { print("\(file.dataType.byteWidth)-byte values") }
+    /// ```
     public enum DataType: UInt8, Sendable {
         case uint8 = 0x08, int8 = 0x09, int16 = 0x0B, int32 = 0x0C, float32 = 0x0D, float64 = 0x0E
 

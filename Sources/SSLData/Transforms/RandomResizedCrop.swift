@@ -24,6 +24,11 @@ import Darwin
 /// ```
 public struct RandomResizedCrop: ImageTransform {
     /// A crop rectangle in pixels.
+    ///
+    /// ```swift
+    /// let centre = RandomResizedCrop.Region(top: 4, left: 4, height: 20, width: 20)
+    /// let zoomed = RandomResizedCrop.resizedCrop(image, region: centre, height: 28, width: 28)
+    /// ```
     public struct Region: Equatable, Sendable {
         public var top: Int
         public var left: Int
