@@ -2,6 +2,7 @@
 //
 //   swift build -c release && .build/release/ssl-bench gemm
 //   .build/release/ssl-bench conv
+//   .build/release/ssl-bench data
 //
 // Each case is warmed up, then repeated until at least `minimumSeconds` have passed (and at
 // least 5 times); the best repetition is reported, since this shared 2-core machine is noisy.
@@ -17,6 +18,7 @@ let usage = """
     usage: ssl-bench <command>
       gemm   GFLOP/s of single-precision GEMM on the reference shapes
       conv   conv2d forward and backward GFLOP/s on the ConvNet shapes (batch 512)
+      data   views/s of the SimCLR augmentation through the DataLoader (2 workers, batch 256)
       step [case…]  one SimCLR/BYOL training step (simclr-mlp, simclr-convnet, byol-mlp, byol-convnet)
     """
 
@@ -95,6 +97,7 @@ let arguments = CommandLine.arguments.dropFirst()
 switch arguments.first {
 case "gemm": benchmarkGEMM()
 case "conv": benchmarkConvolution()
+case "data": benchmarkData()
 case "step": benchmarkTrainingSteps(cases: Array(arguments.dropFirst()))
 case "-h", "--help", "help":
     print(usage)

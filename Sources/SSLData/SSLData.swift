@@ -1,3 +1,0 @@
-// SSLData: datasets, readers, the parallel deterministic loader and multi-view augmentations.
-import SSLTensor
-import SSLTraining
