@@ -122,6 +122,11 @@ let package = Package(
             dependencies: ["SSLTraining", "SSLNN", "SSLOptim", "SSLTensor", "SSLTestSupport", "CheckpointStressWriter"],
             path: "Tests/SSLTrainingTests"
         ),
+        .testTarget(
+            name: "RecipeSmokeTests",
+            dependencies: ["simclr", "byol"],
+            path: "Tests/RecipeSmokeTests"
+        ),
         // Spawned by the checkpoint kill test (SIGKILL while writing).
         .executableTarget(
             name: "CheckpointStressWriter",

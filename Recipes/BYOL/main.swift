@@ -39,8 +39,8 @@ do {
         return out
     }
 
-    let trainer = Trainer(maxEpochs: setup.epochs, seed: options.seed, callbacks: setup.monitors(features: features),
-                          rootDirectory: options.runDirectory, name: "byol", enableProgressBar: options.progressBar,
+    let trainer = Trainer(maxEpochs: setup.epochs, seed: options.seed, callbacks: setup.monitors(features: features, plainProgressLines: !options.progressBar),
+                          rootDirectory: options.runDirectory, name: "byol",
                           hyperparameters: ["method": "byol", "dataset": setup.datasetName, "backbone": options.backbone,
                                             "batch_size": String(options.batchSize), "lr": String(options.learningRate),
                                             "ema_base": String(options.emaBase), "ema_final": String(options.emaFinal),

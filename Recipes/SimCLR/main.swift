@@ -33,8 +33,8 @@ do {
         return out
     }
 
-    let trainer = Trainer(maxEpochs: setup.epochs, seed: options.seed, callbacks: setup.monitors(features: features),
-                          rootDirectory: options.runDirectory, name: "simclr", enableProgressBar: options.progressBar,
+    let trainer = Trainer(maxEpochs: setup.epochs, seed: options.seed, callbacks: setup.monitors(features: features, plainProgressLines: !options.progressBar),
+                          rootDirectory: options.runDirectory, name: "simclr",
                           hyperparameters: ["method": "simclr", "dataset": setup.datasetName, "backbone": options.backbone,
                                             "batch_size": String(options.batchSize), "lr": String(options.learningRate),
                                             "temperature": String(options.temperature), "optimizer": options.optimizer])

@@ -46,7 +46,7 @@ public struct RecipeOptions: Sendable {
               --resume last|PATH     continue from the newest last checkpoint, or a checkpoint file
               --train-samples N      use only the first N training images (smoke tests)
               --test-samples N       use only the first N test images
-              --no-progress-bar      periodic plain lines instead of a refreshing bar
+              --no-progress-bar      plain periodic progress lines instead of a refreshing bar
             """
         switch method {
         case .simclr: text += "\n  --temperature X        NT-Xent temperature (default 0.2)"

@@ -56,8 +56,8 @@ public struct RecipeSetup {
             test = try CIFAR10.load(split: .test, directory: directory)
             (mean, std) = ([0.4914, 0.4822, 0.4465], [0.2470, 0.2435, 0.2616])
         default:
-            train = BuiltinShapes.load(split: .train, seed: options.seed)
-            test = BuiltinShapes.load(split: .test, seed: options.seed)
+            train = BuiltinShapes.load(split: .train, count: options.trainSamples, seed: options.seed)
+            test = BuiltinShapes.load(split: .test, count: options.testSamples, seed: options.seed)
             (mean, std) = Self.statistics(of: train)
         }
         if let limit = options.trainSamples { train = train.prefix(Swift.min(limit, train.count)) }
@@ -115,10 +115,12 @@ public struct RecipeSetup {
         }
     }
 
-    /// The online monitors every recipe runs: a linear probe, a kNN and RankMe on the
-    /// validation set, and the learning rate and throughput.
-    public func monitors(features: Int) -> [Callback] {
-        [OnlineProbe(featureCount: features, classCount: classCount), OnlineKNN(queueLength: 20_000, classCount: classCount),
+    /// The monitors every recipe runs: the progress display (plain lines when asked or when
+    /// not on a terminal), a linear probe, a kNN and RankMe on the validation set, and the
+    /// learning rate and throughput.
+    public func monitors(features: Int, plainProgressLines: Bool) -> [Callback] {
+        [ProgressBar(forceTerminal: plainProgressLines ? false : nil),
+         OnlineProbe(featureCount: features, classCount: classCount), OnlineKNN(queueLength: 20_000, classCount: classCount),
          RankMe(), LearningRateMonitor(), ThroughputMonitor()]
     }
 }

@@ -44,7 +44,12 @@ public final class ProgressBar: Callback {
     }
 
     public func onTrainEpochEnd(_ trainer: Trainer, _ module: TrainableModule) {
-        let epochMetrics = trainer.callbackMetrics.filter { !$0.key.hasSuffix("_step") && !$0.key.hasPrefix("lr-") }
+        // Epoch values under their plain names (a value logged per step and per epoch also
+        // appears as `name_epoch`; show it once).
+        let epochMetrics = trainer.callbackMetrics.filter { entry in
+            !entry.key.hasSuffix("_step") && !entry.key.hasPrefix("lr-")
+                && !(entry.key.hasSuffix("_epoch") && trainer.callbackMetrics[String(entry.key.dropLast(6))] != nil)
+        }
         let summary = epochMetrics.keys.sorted().compactMap { key -> String? in
             guard let value = epochMetrics[key], key.contains("/") else { return nil }
             return "\(key) \(Self.format(value))"
