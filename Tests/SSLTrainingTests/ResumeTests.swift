@@ -86,7 +86,7 @@ final class ResumeTests: XCTestCase {
             XCTAssertTrue(String(describing: error).contains("no checkpoint to resume from"), "\(error)")
         }
         let bogus = directory + "/bogus.safetensors"
-        FileManager.default.createFile(atPath: bogus, contents: Data("not a checkpoint".utf8))
+        _ = FileManager.default.createFile(atPath: bogus, contents: Data("not a checkpoint".utf8))
         XCTAssertThrowsError(try trainer(name: "bogus", callbacks: []).fit(makeModule(), train: BatchList(makeBatches(count: 1)),
                                                                           resumeFrom: .path(bogus))) { error in
             XCTAssertTrue(String(describing: error).contains("bogus.safetensors"), "\(error)")

@@ -54,11 +54,15 @@ public class Adam: GroupedOptimizer<Adam.Options> {
         let stepSize = lr / correction1
         let correction2Root = correction2.squareRoot()
         let decay = 1 - lr * wd
-        gradient.withContiguousBuffer { g in
-            parameter.withUnsafeMutableElements { p in
-                firstMoment.withUnsafeMutableElements { m in
-                    secondMoment.withUnsafeMutableElements { v in
-                        for i in 0..<p.count {
+        gradient.withContiguousBuffer { gradientBuffer in
+            parameter.withUnsafeMutableElements { parameterBuffer in
+                firstMoment.withUnsafeMutableElements { firstBuffer in
+                    secondMoment.withUnsafeMutableElements { secondBuffer in
+                        let g = UnsafeSendablePointer(gradientBuffer.baseAddress!), p = UnsafeSendablePointer(parameterBuffer.baseAddress!)
+                        let m = UnsafeSendablePointer(firstBuffer.baseAddress!), v = UnsafeSendablePointer(secondBuffer.baseAddress!)
+                        Parallel.forEachChunk(count: parameterBuffer.count, minimumChunk: 1 << 15) { range in
+                            let g = g.base, p = p.base, m = m.base, v = v.base
+                            for i in range {
                             var gi = g[i]
                             if decoupled {
                                 p[i] *= decay
@@ -71,6 +75,7 @@ public class Adam: GroupedOptimizer<Adam.Options> {
                             v[i] = vi
                             let denominator = vi.squareRoot() / correction2Root + eps
                             p[i] -= stepSize * mi / denominator
+                            }
                         }
                     }
                 }

@@ -59,128 +59,69 @@ extension Tensor {
         precondition(training || (runningMean != nil && runningVariance != nil),
                      "batchNorm: evaluation mode needs running statistics")
         let batch = shape[0], spatial = shape[2...].reduce(1, *)
-        let perChannel = batch * spatial
+        let layout = BatchNormKernels.Layout(batch: batch, channels: channels, spatial: spatial)
+        let perChannel = layout.perChannel
         precondition(!training || perChannel > 1,
                      "batchNorm: expected more than 1 value per channel in training, got input \(shape)")
         let input = contiguousCopyIfNeeded()
-        let result = Tensor(uninitializedShape: shape)
-        var means = [Float](repeating: 0, count: channels)
-        var inverseStds = [Float](repeating: 0, count: channels)
-        let gamma = weight.map { $0.contiguousCopyIfNeeded() }, beta = bias.map { $0.contiguousCopyIfNeeded() }
-        let x = SendablePointer(input.dataPointer), y = SendablePointer(result.dataPointer)
-        let g = gamma.map { SendablePointer($0.dataPointer) }, b = beta.map { SendablePointer($0.dataPointer) }
-        let channelStride = spatial, imageStride = channels * spatial
+        let gammas = weight.map { $0.scalars } ?? [Float](repeating: 1, count: channels)
+        let betas = bias.map { $0.scalars } ?? [Float](repeating: 0, count: channels)
+        let means: [Float], variances: [Float]
         if training {
-            means.withUnsafeMutableBufferPointer { meanBuffer in
-                inverseStds.withUnsafeMutableBufferPointer { stdBuffer in
-                    let meanOut = SendablePointer(meanBuffer.baseAddress!), stdOut = SendablePointer(stdBuffer.baseAddress!)
-                    ParallelLoop.forEachChunk(count: channels, minimumChunk: 1,
-                                              threads: count >= 1 << 14 ? ComputeContext.current.threadCount : 1) { range in
-                        for c in range {
-                            // Two passes in double precision: mean, then centred squares.
-                            var total: Double = 0
-                            for n in 0..<batch {
-                                let row = UnsafePointer(x.base + n * imageStride + c * channelStride)
-                                total += Double(Tensor.reduceRow(row, count: spatial, kind: .sum))
-                            }
-                            let mean = Float(total / Double(perChannel))
-                            var squares: Double = 0
-                            for n in 0..<batch {
-                                let row = x.base + n * imageStride + c * channelStride
-                                var partial: Float = 0
-                                for s in 0..<spatial {
-                                    let d = row[s] - mean
-                                    partial += d * d
-                                }
-                                squares += Double(partial)
-                            }
-                            let variance = Float(squares / Double(perChannel))
-                            let inverseStd = 1 / (variance + eps).squareRoot()
-                            meanOut.base[c] = mean
-                            stdOut.base[c] = inverseStd
-                            let scale = (g?.base[c] ?? 1) * inverseStd
-                            let shift = (b?.base[c] ?? 0) - mean * scale
-                            for n in 0..<batch {
-                                let offset = n * imageStride + c * channelStride
-                                let source = x.base + offset, destination = y.base + offset
-                                for s in 0..<spatial { destination[s] = source[s] * scale + shift }
-                            }
+            (means, variances) = BatchNormKernels.statistics(input.dataPointer, layout: layout)
+            if let runningMean, let runningVariance {
+                let unbiased = Float(perChannel) / Float(perChannel - 1)
+                runningMean.withUnsafeMutableElements { rm in
+                    runningVariance.withUnsafeMutableElements { rv in
+                        for c in 0..<channels {
+                            rm[c] = (1 - momentum) * rm[c] + momentum * means[c]
+                            rv[c] = (1 - momentum) * rv[c] + momentum * variances[c] * unbiased
                         }
                     }
                 }
             }
-            if let runningMean, let runningVariance {
-                let unbiasedScale = Float(perChannel) / Float(perChannel - 1)
-                let rm = runningMean.dataPointer, rv = runningVariance.dataPointer
-                for c in 0..<channels {
-                    let variance = 1 / (inverseStds[c] * inverseStds[c]) - eps
-                    rm[c] = (1 - momentum) * rm[c] + momentum * means[c]
-                    rv[c] = (1 - momentum) * rv[c] + momentum * variance * unbiasedScale
-                }
-            }
         } else if let runningMean, let runningVariance {
-            for c in 0..<channels {
-                means[c] = runningMean.dataPointer[c]
-                inverseStds[c] = 1 / (runningVariance.dataPointer[c] + eps).squareRoot()
-            }
-            for n in 0..<batch {
-                for c in 0..<channels {
-                    let scale = (g?.base[c] ?? 1) * inverseStds[c]
-                    let shift = (b?.base[c] ?? 0) - means[c] * scale
-                    let offset = n * imageStride + c * channelStride
-                    let source = x.base + offset, destination = y.base + offset
-                    for s in 0..<spatial { destination[s] = source[s] * scale + shift }
-                }
-            }
+            means = runningMean.scalars
+            variances = runningVariance.scalars
+        } else {
+            preconditionFailure("batchNorm: evaluation mode needs running statistics")
         }
+        let inverseStds = variances.map { 1 / ($0 + eps).squareRoot() }
+        let scales = (0..<channels).map { gammas[$0] * inverseStds[$0] }
+        let shifts = (0..<channels).map { betas[$0] - means[$0] * scales[$0] }
+        let result = Tensor(uninitializedShape: shape)
+        BatchNormKernels.affine(input.dataPointer, nil, a: scales, b: shifts, d: nil, into: result.dataPointer, layout: layout)
+
         var inputs = [self]
         if let weight { inputs.append(weight) }
         if let bias { inputs.append(bias) }
-        let savedInput = input.detach(), savedGamma = gamma?.detach()
+        let savedInput = input.detach()
         let hasWeight = weight != nil, hasBias = bias != nil
         let inputShape = shape
         return Tensor.record(result, operation: "batchNorm", inputs: inputs) { gradient, needs in
             let gradient = gradient.contiguousCopyIfNeeded()
-            let dy = gradient.dataPointer, xs = savedInput.dataPointer
-            var sumGradient = [Float](repeating: 0, count: channels)
-            var sumGradientXhat = [Float](repeating: 0, count: channels)
-            for c in 0..<channels {
-                var total: Float = 0, weighted: Float = 0
-                let mean = means[c], inverseStd = inverseStds[c]
-                for n in 0..<batch {
-                    let offset = n * imageStride + c * channelStride
-                    for s in 0..<spatial {
-                        let d = dy[offset + s]
-                        total += d
-                        weighted += d * (xs[offset + s] - mean) * inverseStd
-                    }
-                }
-                sumGradient[c] = total
-                sumGradientXhat[c] = weighted
-            }
+            let (sumGradient, sumCentered) = BatchNormKernels.gradientSums(gradient.dataPointer, savedInput.dataPointer,
+                                                                         mean: means, layout: layout)
+            // Σ dy·x̂ per channel.
+            let sumGradientXhat = (0..<channels).map { sumCentered[$0] * inverseStds[$0] }
             var gradients: [Tensor?] = []
             if needs[0] {
                 let inputGradient = Tensor(uninitializedShape: inputShape)
-                let dx = inputGradient.dataPointer
-                let m = Float(perChannel)
-                for c in 0..<channels {
-                    let gammaValue = savedGamma?.dataPointer[c] ?? 1
-                    let mean = means[c], inverseStd = inverseStds[c]
-                    for n in 0..<batch {
-                        let offset = n * imageStride + c * channelStride
-                        if training {
-                            // dx = γ·σ⁻¹/M · (M·dy − Σdy − x̂·Σ(dy·x̂))
-                            let factor = gammaValue * inverseStd / m
-                            let meanGradient = sumGradient[c], projection = sumGradientXhat[c]
-                            for s in 0..<spatial {
-                                let xhat = (xs[offset + s] - mean) * inverseStd
-                                dx[offset + s] = factor * (m * dy[offset + s] - meanGradient - xhat * projection)
-                            }
-                        } else {
-                            let factor = gammaValue * inverseStd
-                            for s in 0..<spatial { dx[offset + s] = factor * dy[offset + s] }
-                        }
+                if training {
+                    // dx = γσ⁻¹/M · (M·dy − Σdy − x̂·Σ(dy·x̂)) = a·dy + b·x + d per channel.
+                    let m = Float(perChannel)
+                    var a = [Float](repeating: 0, count: channels), b = a, d = a
+                    for c in 0..<channels {
+                        let factor = gammas[c] * inverseStds[c] / m
+                        a[c] = factor * m
+                        b[c] = -factor * inverseStds[c] * sumGradientXhat[c]
+                        d[c] = -factor * sumGradient[c] + factor * inverseStds[c] * sumGradientXhat[c] * means[c]
                     }
+                    BatchNormKernels.affine(gradient.dataPointer, savedInput.dataPointer, a: a, b: b, d: d,
+                                            into: inputGradient.dataPointer, layout: layout)
+                } else {
+                    BatchNormKernels.affine(gradient.dataPointer, nil, a: scales, b: [Float](repeating: 0, count: channels),
+                                            d: nil, into: inputGradient.dataPointer, layout: layout)
                 }
                 gradients.append(inputGradient)
             } else {

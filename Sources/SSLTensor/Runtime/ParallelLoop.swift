@@ -39,3 +39,27 @@ enum ParallelLoop {
         }
     }
 }
+
+/// Fork-join over index ranges for code outside the tensor core (optimizer updates, kernels
+/// of other targets), on the current `ComputeContext`'s threads.
+///
+/// ```swift
+/// Parallel.forEachChunk(count: parameterCount, minimumChunk: 1 << 15) { range in
+///     for i in range { p[i] -= lr * g[i] }   // each chunk writes only its own range
+/// }
+/// ```
+public enum Parallel {
+    /// Runs `body` on contiguous chunks of `0..<count` of at least `minimumChunk` items.
+    public static func forEachChunk(count: Int, minimumChunk: Int, _ body: @Sendable (Range<Int>) -> Void) {
+        ParallelLoop.forEachChunk(count: count, minimumChunk: minimumChunk,
+                                  threads: ComputeContext.current.threadCount, body)
+    }
+}
+
+/// A pointer that `Parallel.forEachChunk` bodies may capture; each chunk must write only its
+/// own range.
+public struct UnsafeSendablePointer<Pointee>: @unchecked Sendable {
+    public let base: UnsafeMutablePointer<Pointee>
+    public init(_ base: UnsafeMutablePointer<Pointee>) { self.base = base }
+    public init(_ base: UnsafePointer<Pointee>) { self.base = UnsafeMutablePointer(mutating: base) }
+}
