@@ -109,6 +109,10 @@ final class GradientCheckTests: XCTestCase {
         checkGradients([x, w, b]) { $0[0].conv2d(weight: $0[1], bias: $0[2], stride: 1, padding: 1) }
         checkGradients([x, w]) { $0[0].conv2d(weight: $0[1], stride: 2, padding: 1) }
         checkGradients([x, w]) { $0[0].conv2d(weight: $0[1], stride: 2, padding: 0) }
+        checkGradients([x, w]) { $0[0].conv2d(weight: $0[1], stride: 1, padding: 0) }
+        checkGradients([testTensor([1, 2, 6, 5], seed: 44), testTensor([3, 2, 5, 5], seed: 45)]) {
+            $0[0].conv2d(weight: $0[1], stride: 1, padding: 2)
+        }
         checkGradients([x, testTensor([4, 2, 1, 1], seed: 43)]) { $0[0].conv2d(weight: $0[1]) }
     }
 

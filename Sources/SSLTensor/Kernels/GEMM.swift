@@ -24,6 +24,14 @@ public struct MatrixOperand: @unchecked Sendable {
     }
 }
 
+/// The right operand of a GEMM: a strided matrix, or the column matrix of a convolution
+/// (im2col of one image, `[C·KH·KW, OH·OW]`) packed straight from the image without being
+/// materialised.
+public enum GEMMRightOperand: @unchecked Sendable {
+    case matrix(MatrixOperand)
+    case convolutionColumns(image: UnsafePointer<Float>, geometry: ConvolutionGeometry)
+}
+
 /// Single-precision general matrix multiply, `C = alpha·A·B + beta·C`, with `A` m×k, `B` k×n and
 /// `C` m×n row-major with row stride `ldc`.
 ///
@@ -43,6 +51,20 @@ public func gemm(
     m: Int, n: Int, k: Int,
     alpha: Float = 1,
     a: MatrixOperand, b: MatrixOperand,
+    beta: Float = 0,
+    c: UnsafeMutablePointer<Float>, ldc: Int,
+    threads requestedThreads: Int? = nil,
+    context: ComputeContext = .current
+) {
+    gemm(m: m, n: n, k: k, alpha: alpha, a: a, b: .matrix(b), beta: beta, c: c, ldc: ldc,
+         threads: requestedThreads, context: context)
+}
+
+/// `gemm` with any right operand (see `GEMMRightOperand`).
+public func gemm(
+    m: Int, n: Int, k: Int,
+    alpha: Float = 1,
+    a: MatrixOperand, b: GEMMRightOperand,
     beta: Float = 0,
     c: UnsafeMutablePointer<Float>, ldc: Int,
     threads requestedThreads: Int? = nil,
@@ -98,9 +120,16 @@ public func gemm(
                 let kc = min(kcMax, k - pc)
                 let panelBeta: Float = pc == 0 ? beta : 1
                 for sliver in 0..<slivers {
-                    packB(b, depthStart: pc, depth: kc, columnStart: jc + sliver * nr,
-                          columns: min(nr, nc - sliver * nr), sliverWidth: nr,
-                          into: packedB + sliver * nr * kc)
+                    let destination = packedB + sliver * nr * kc
+                    let columnStart = jc + sliver * nr, columns = min(nr, nc - sliver * nr)
+                    switch b {
+                    case .matrix(let matrix):
+                        packB(matrix, depthStart: pc, depth: kc, columnStart: columnStart, columns: columns,
+                              sliverWidth: nr, into: destination)
+                    case .convolutionColumns(let image, let geometry):
+                        geometry.packColumns(image, depthStart: pc, depth: kc, columnStart: columnStart,
+                                             columns: columns, sliverWidth: nr, into: destination)
+                    }
                 }
                 var ic = rowStart
                 while ic < rowEnd {

@@ -1,5 +1,5 @@
 /// The geometry of a 2-D convolution or pooling window over one image.
-struct ConvolutionGeometry: Sendable {
+public struct ConvolutionGeometry: Sendable {
     let channels: Int, height: Int, width: Int
     let kernelHeight: Int, kernelWidth: Int
     let stride: Int, padding: Int
@@ -23,6 +23,54 @@ struct ConvolutionGeometry: Sendable {
         let limit = size - 1 + shift
         let last = limit < 0 ? -1 : limit / stride
         return Swift.min(first, outputSize)..<Swift.max(Swift.min(last + 1, outputSize), Swift.min(first, outputSize))
+    }
+
+    /// Writes one NR-wide sliver of the column matrix (rows `depthStart..<depthStart+depth`,
+    /// output positions `columnStart..<columnStart+columns`) in GEMM's packed-B layout: `depth`
+    /// groups of `sliverWidth` floats, zero-padded past the last column. This is im2col and
+    /// B-packing in one pass, reading the image directly.
+    func packColumns(_ image: UnsafePointer<Float>, depthStart: Int, depth: Int, columnStart: Int, columns: Int,
+                     sliverWidth nr: Int, into sliver: UnsafeMutablePointer<Float>) {
+        let ow = outputWidth, kernelArea = kernelHeight * kernelWidth
+        let firstRow = columnStart / ow, firstColumn = columnStart % ow
+        for p in 0..<depth {
+            let row = depthStart + p
+            let channel = row / kernelArea, offset = row % kernelArea
+            let ky = offset / kernelWidth, kx = offset % kernelWidth
+            let plane = image + channel * height * width
+            let destination = sliver + p * nr
+            var written = 0, oy = firstRow, ox = firstColumn
+            while written < columns {
+                let run = Swift.min(columns - written, ow - ox)
+                let target = destination + written
+                let iy = oy * stride - padding + ky
+                if iy < 0 || iy >= height {
+                    target.update(repeating: 0, count: run)
+                } else {
+                    let line = plane + iy * width
+                    if stride == 1 {
+                        // Input columns ox − padding + kx … for this run; copy the part inside the image.
+                        let start = ox - padding + kx
+                        let lead = Swift.min(run, Swift.max(0, -start))
+                        let end = Swift.min(run, Swift.max(lead, width - start))
+                        if lead > 0 { target.update(repeating: 0, count: lead) }
+                        if end > lead { (target + lead).update(from: line + start + lead, count: end - lead) }
+                        if run > end { (target + end).update(repeating: 0, count: run - end) }
+                    } else {
+                        var t = 0
+                        while t < run {
+                            let ix = (ox + t) &* stride &- padding &+ kx
+                            target[t] = ix >= 0 && ix < width ? line[ix] : 0
+                            t &+= 1
+                        }
+                    }
+                }
+                written += run
+                ox = 0
+                oy += 1
+            }
+            if columns < nr { (destination + columns).update(repeating: 0, count: nr - columns) }
+        }
     }
 
     /// Unfolds one image (`channels × height × width`) into the column matrix

@@ -37,9 +37,25 @@ extension Tensor {
         if let bias { inputs.append(bias) }
         return Tensor.record(result, operation: "conv2d", inputs: inputs) { gradient, needs in
             let gradient = gradient.contiguousCopyIfNeeded()
-            let (inputGradient, weightGradient) = Tensor.convolutionBackward(
+            // With stride 1, dX is a convolution of dY with the flipped, transposed kernel
+            // (padding k − 1 − p), which runs on the fused im2col-packing path.
+            // (Few input channels make that GEMM a single short row: keep the column path then.)
+            let transposedPath = needs[0] && geometry.stride == 1 && !geometry.isPointwise && geometry.channels >= 8
+                && geometry.kernelHeight == geometry.kernelWidth && geometry.padding <= geometry.kernelHeight - 1
+            let (columnInputGradient, weightGradient) = Tensor.convolutionBackward(
                 gradient: gradient, input: savedInput, weight: savedWeight, geometry: geometry,
-                needInput: needs[0], needWeight: needs[1])
+                needInput: needs[0] && !transposedPath, needWeight: needs[1])
+            var inputGradient = columnInputGradient
+            if transposedPath {
+                let flipped = Tensor.flippedTransposedKernel(savedWeight)
+                let transposedGeometry = ConvolutionGeometry(
+                    channels: savedWeight.shape[0], height: geometry.outputHeight, width: geometry.outputWidth,
+                    kernelHeight: geometry.kernelHeight, kernelWidth: geometry.kernelWidth, stride: 1,
+                    padding: geometry.kernelHeight - 1 - geometry.padding)
+                let result = Tensor(uninitializedShape: savedInput.shape)
+                Tensor.convolutionForward(input: gradient, weight: flipped, bias: nil, geometry: transposedGeometry, into: result)
+                inputGradient = result
+            }
             var gradients: [Tensor?] = [inputGradient, weightGradient]
             if needs.count == 3 {
                 gradients.append(needs[2] ? gradient.sum(axes: [0, 2, 3]) : nil)
@@ -56,30 +72,21 @@ extension Tensor {
         let outChannels = weight.shape[0]
         let imageSize = geometry.channels * geometry.height * geometry.width
         let outputSize = outChannels * geometry.columnCount
-        let columnSize = geometry.isPointwise ? 0 : geometry.columnRows * geometry.columnCount
         let workers = Swift.min(context.threadCount, batch)
         let innerThreads = workers == 1 ? context.threadCount : 1
-        let scratch = context.bufferPool.allocate(count: Swift.max(1, workers * columnSize))
-        defer { context.bufferPool.release(scratch.pointer, capacity: scratch.capacity) }
         let x = SendablePointer(input.dataPointer), w = SendablePointer(weight.dataPointer)
-        let y = SendablePointer(result.dataPointer), columns = SendablePointer(scratch.pointer)
+        let y = SendablePointer(result.dataPointer)
         let b = bias.map { SendablePointer($0.dataPointer) }
         ParallelLoop.forEachChunk(count: batch, minimumChunk: 1, threads: workers) { images in
-            let worker = images.lowerBound / ((batch + workers - 1) / workers)
-            let columnBuffer = columns.base + worker * columnSize
             for image in images {
                 let source = UnsafePointer(x.base + image * imageSize)
-                let matrix: UnsafePointer<Float>
-                if geometry.isPointwise {
-                    matrix = source
-                } else {
-                    geometry.im2col(source, into: columnBuffer)
-                    matrix = UnsafePointer(columnBuffer)
-                }
+                // The column matrix is packed straight from the image (no im2col copy).
+                let columns: GEMMRightOperand = geometry.isPointwise
+                    ? .matrix(.rowMajor(source, columns: geometry.columnCount))
+                    : .convolutionColumns(image: source, geometry: geometry)
                 let output = y.base + image * outputSize
                 gemm(m: outChannels, n: geometry.columnCount, k: geometry.columnRows,
-                     a: .rowMajor(w.base, columns: geometry.columnRows),
-                     b: .rowMajor(matrix, columns: geometry.columnCount),
+                     a: .rowMajor(w.base, columns: geometry.columnRows), b: columns,
                      c: output, ldc: geometry.columnCount, threads: innerThreads, context: context)
                 if let b {
                     for channel in 0..<outChannels {
@@ -90,6 +97,24 @@ extension Tensor {
                 }
             }
         }
+    }
+
+    /// W'[c, o, ky, kx] = W[o, c, KH−1−ky, KW−1−kx]: the kernel of the transposed convolution.
+    static func flippedTransposedKernel(_ weight: Tensor) -> Tensor {
+        let outChannels = weight.shape[0], inChannels = weight.shape[1], kh = weight.shape[2], kw = weight.shape[3]
+        let result = Tensor(uninitializedShape: [inChannels, outChannels, kh, kw])
+        let source = weight.dataPointer, destination = result.dataPointer
+        for o in 0..<outChannels {
+            for c in 0..<inChannels {
+                for ky in 0..<kh {
+                    for kx in 0..<kw {
+                        destination[((c * outChannels + o) * kh + ky) * kw + kx] =
+                            source[((o * inChannels + c) * kh + (kh - 1 - ky)) * kw + (kw - 1 - kx)]
+                    }
+                }
+            }
+        }
+        return result
     }
 
     static func convolutionBackward(
