@@ -60,16 +60,7 @@ private func makeSimCLRStep(backbone: Module & FeatureCounting, batch: Batch) ->
         out["loss"] = m.loss(views)
         return out
     }
-    module.configureOptimizers(totalSteps: 1)
-    module.train()
-    return {
-        let loss = (try? module.forward(batch, stage: .fit))?["loss"]
-        loss?.backward()
-        for configured in module.optimizers {
-            configured.optimizer.step()
-            configured.optimizer.zeroGrad()
-        }
-    }
+    return makeStep(module, batch: batch)
 }
 
 private func makeBYOLStep(backbone: Module & FeatureCounting, batch: Batch) -> () -> Void {
@@ -90,6 +81,13 @@ private func makeBYOLStep(backbone: Module & FeatureCounting, batch: Batch) -> (
         out["loss"] = m.loss(predictions: (predictions[0], predictions[1]), targets: (targets[0], targets[1]))
         return out
     }
+    return makeStep(module, batch: batch, afterStep: encoder.updateTeacher)
+}
+
+/// Forward, backward and an optimizer step of `module` on `batch`, then `afterStep`.
+private func makeStep<Components>(_ module: SSLModule<Components>, batch: Batch, afterStep: @escaping () -> Void = {})
+    -> () -> Void
+{
     module.configureOptimizers(totalSteps: 1)
     module.train()
     return {
@@ -99,6 +97,6 @@ private func makeBYOLStep(backbone: Module & FeatureCounting, batch: Batch) -> (
             configured.optimizer.step()
             configured.optimizer.zeroGrad()
         }
-        encoder.updateTeacher()
+        afterStep()
     }
 }

@@ -58,10 +58,10 @@ public struct WeightedKNN: Sendable {
             let similarities = block.contiguous()
             allScores.withUnsafeMutableBufferPointer { scoreBuffer in
                 predictions.withUnsafeMutableBufferPointer { predictionBuffer in
-                    let scoreOut = SendableBuffer(scoreBuffer.baseAddress!), predictionOut = SendableBuffer(predictionBuffer.baseAddress!)
-                    let source = SendableBuffer(UnsafeMutablePointer(mutating: similarities.withContiguousBuffer { $0.baseAddress! }))
+                    let scoreOut = UnsafeSendablePointer(scoreBuffer.baseAddress!), predictionOut = UnsafeSendablePointer(predictionBuffer.baseAddress!)
+                    let source = UnsafeSendablePointer(similarities.withContiguousBuffer { $0.baseAddress! })
                     let offset = start
-                    runParallel(count: rows) { rowRange in
+                    Parallel.forEachChunk(count: rows, minimumChunk: 8) { rowRange in
                         var bestValues = [Float](repeating: -.infinity, count: neighbours)
                         var bestIndices = [Int](repeating: 0, count: neighbours)
                         var classScores = [Float](repeating: 0, count: classCount)
@@ -106,27 +106,5 @@ public struct WeightedKNN: Sendable {
             bestIndices[position] = index
             if filled < k { filled += 1 }
         }
-    }
-}
-
-/// A pointer the parallel loops may capture (each worker writes its own rows).
-struct SendableBuffer<Element>: @unchecked Sendable {
-    let base: UnsafeMutablePointer<Element>
-    init(_ base: UnsafeMutablePointer<Element>) { self.base = base }
-}
-
-/// Splits 0..<count into contiguous chunks run on the context's threads.
-func runParallel(count: Int, _ body: @Sendable (Range<Int>) -> Void) {
-    let threads = ComputeContext.current.threadCount
-    let chunks = Swift.max(1, Swift.min(threads, count / 8))
-    if chunks == 1 {
-        body(0..<count)
-        return
-    }
-    let per = (count + chunks - 1) / chunks
-    DispatchQueueBridge.concurrentPerform(iterations: chunks) { chunk in
-        let start = chunk * per
-        let end = Swift.min(count, start + per)
-        if start < end { body(start..<end) }
     }
 }
