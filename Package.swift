@@ -124,7 +124,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RecipeSmokeTests",
-            dependencies: ["simclr", "byol"],
+            dependencies: ["simclr", "byol", "SelfSupervised"],
             path: "Tests/RecipeSmokeTests"
         ),
         // Spawned by the checkpoint kill test (SIGKILL while writing).

@@ -24,16 +24,18 @@ do {
                                             schedule: .perStep),
               predictor: MLP([256, 1024, 256], batchNorm: true))
     }
-    // The teacher's backbone is the encoder that is evaluated.
-    let teacherBackbone = parts.encoder.teacher.layers[0]
+    // The teacher's backbone is the encoder that is evaluated (and what the probes see).
+    let teacherBackbone = parts.encoder.teacher.layers[0], teacherProjector = parts.encoder.teacher.layers[1]
 
     let module = SSLModule(parts, optimizer: options.optimizerSpec) { m, batch, stage in
         var out = batch
-        out["embedding"] = noGrad { teacherBackbone(batch["image"]) }
+        let embedding = noGrad { teacherBackbone(batch["image"]) }
+        out["embedding"] = embedding
         if stage == .fit {
             let index = batch[integers: "sample_idx"]
             let predictions = foldViews(m.predictor(m.encoder.forwardStudent(batch["image"])), sampleIndex: index)
-            let targets = foldViews(m.encoder.forwardTeacher(batch["image"]), sampleIndex: index)
+            // The teacher's projection of the embedding above: forwardTeacher without a second backbone pass.
+            let targets = foldViews(noGrad { teacherProjector(embedding) }, sampleIndex: index)
             out["loss"] = m.loss(predictions: (predictions[0], predictions[1]), targets: (targets[0], targets[1]))
         }
         return out
