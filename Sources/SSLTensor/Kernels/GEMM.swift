@@ -79,7 +79,11 @@ public func gemm(
     }
     let kernel = context.gemmKernel
     let mr = kernel.tileRows, nr = kernel.tileColumns
-    let kcMax = kernel.panelDepth, ncMax = kernel.panelColumns
+    // Equal panel depths (784 → 4 × 196, not 3 × 256 + 16): a shallow last panel would reload
+    // and store every C tile for little work.
+    let panelCount = (k + kernel.panelDepth - 1) / kernel.panelDepth
+    let kcMax = (k + panelCount - 1) / panelCount
+    let ncMax = kernel.panelColumns
     let flops = 2.0 * Double(m) * Double(n) * Double(k)
     let threads = flops < 3.0e6 ? 1 : max(1, requestedThreads ?? context.threadCount)
 
