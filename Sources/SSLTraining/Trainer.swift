@@ -445,10 +445,13 @@ public final class Trainer {
         if enableProgressBar && !result.contains(where: { $0 is ProgressBar }) { result.append(ProgressBar()) }
         if enableCheckpointing && !result.contains(where: { $0 is ModelCheckpoint }) { result.append(ModelCheckpoint()) }
         result += module.providedCallbacks
-        return result
+        // Checkpoints run after every other callback, so a step's checkpoint holds everything
+        // that step changed (for example the EMA teacher's update).
+        return result.filter { !($0 is ModelCheckpoint) } + result.filter { $0 is ModelCheckpoint }
     }
 
-    /// The callbacks active in the current loop (configured, automatic, then the module's).
+    /// The callbacks active in the current loop: the configured ones in order, the automatic
+    /// progress bar, the components' callbacks, then every `ModelCheckpoint`.
     public var activeCallbackList: [Callback] { activeCallbacks }
 
     private func hook(_ body: (Callback) -> Void) {
@@ -551,6 +554,9 @@ public final class Trainer {
             if !state.isEmpty { try callback.loadStateDict(state) }
         }
         let metadata = checkpoint.metadata
+        guard metadata.generatorState.count == 4, metadata.epoch >= 0, metadata.batchIndex >= 0, metadata.globalStep >= 0 else {
+            throw TrainingError.badFile(path: "checkpoint", problem: "has inconsistent trainer metadata (epoch \(metadata.epoch), batch \(metadata.batchIndex), step \(metadata.globalStep), \(metadata.generatorState.count)-word generator state)")
+        }
         resumePosition = (metadata.epoch, metadata.batchIndex)
         currentEpoch = metadata.epoch
         globalStep = metadata.globalStep

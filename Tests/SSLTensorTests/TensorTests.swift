@@ -190,3 +190,30 @@ final class ExponentialAccuracyTests: XCTestCase {
         XCTAssertEqual(sigmoid, [0, 0.5, 1])
     }
 }
+
+/// Regressions found in review: NaN must propagate, and idle conv workers must not add garbage.
+final class ReviewRegressionTests: XCTestCase {
+    func testNaNPropagatesThroughReLUMaxAndMin() {
+        XCTAssertTrue(Tensor([.nan, -1, 2]).relu().scalars[0].isNaN)
+        let long = Tensor((0..<20).map { $0 == 13 ? Float.nan : Float($0) })
+        XCTAssertTrue(long.max().item().isNaN)
+        XCTAssertTrue(long.min().item().isNaN)
+        let columns = Tensor(shape: [3, 2], scalars: [1, 2, .nan, 0, 5, 1])
+        let maxima = columns.max(axes: [0]).scalars
+        XCTAssertTrue(maxima[0].isNaN)
+        XCTAssertEqual(maxima[1], 2)
+    }
+
+    func testConvolutionWeightGradientWithMoreThreadsThanBusyWorkers() {
+        // 4 threads over a batch of 6 leave one worker without images.
+        let x = testTensor([6, 2, 5, 5], seed: 1), w = testTensor([3, 2, 3, 3], seed: 2)
+        func weightGradient(threads: Int) -> [Float] {
+            ComputeContext.$current.withValue(ComputeContext(threadCount: threads)) {
+                let weight = w.contiguousCopy().requiringGrad()
+                x.conv2d(weight: weight, stride: 2, padding: 1).sum().backward()
+                return weight.grad?.scalars ?? []
+            }
+        }
+        assertClose(weightGradient(threads: 4), weightGradient(threads: 1), rtol: 1e-5, atol: 1e-6)
+    }
+}

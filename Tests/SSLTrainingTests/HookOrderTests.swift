@@ -78,3 +78,16 @@ final class HookOrderTests: XCTestCase {
         XCTAssertEqual(order, ["first", "second", "module"])
     }
 }
+
+final class CallbackOrderTests: XCTestCase {
+    func testCheckpointCallbacksRunAfterEveryOtherCallback() throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let checkpoint = ModelCheckpoint(), recorder = HookRecorder()
+        let trainer = Trainer(maxEpochs: 1, numSanityValSteps: 0, callbacks: [checkpoint, recorder], rootDirectory: directory,
+                              enableProgressBar: false)
+        try trainer.fit(makeTinyModule(), train: BatchList(makeBatches(count: 1)))
+        XCTAssertTrue(trainer.activeCallbackList.last === checkpoint)
+        XCTAssertTrue(trainer.activeCallbackList.first === recorder)
+    }
+}

@@ -19,6 +19,7 @@ import Darwin
 public func effectiveRank(_ embeddings: Tensor, eps: Double = 1e-7) -> Float {
     let values = singularValues(embeddings)
     let total = values.reduce(0, +)
+    guard total.isFinite else { return .nan }
     guard total > 0 else { return 1 }
     var entropy = 0.0
     for value in values {

@@ -56,27 +56,31 @@ public struct WeightedKNN: Sendable {
             let block = noGrad { queries.slice(axis: 0, start..<end).l2Normalize(axis: 1).matmul(normalizedBank, transposeOther: true) }
             let rows = end - start
             let similarities = block.contiguous()
-            allScores.withUnsafeMutableBufferPointer { scoreBuffer in
-                predictions.withUnsafeMutableBufferPointer { predictionBuffer in
-                    let scoreOut = UnsafeSendablePointer(scoreBuffer.baseAddress!), predictionOut = UnsafeSendablePointer(predictionBuffer.baseAddress!)
-                    let source = UnsafeSendablePointer(similarities.withContiguousBuffer { $0.baseAddress! })
-                    let offset = start
-                    Parallel.forEachChunk(count: rows, minimumChunk: 8) { rowRange in
-                        var bestValues = [Float](repeating: -.infinity, count: neighbours)
-                        var bestIndices = [Int](repeating: 0, count: neighbours)
-                        var classScores = [Float](repeating: 0, count: classCount)
-                        for row in rowRange {
-                            let values = source.base + row * bankCount
-                            Self.selectTop(values, count: bankCount, into: &bestValues, &bestIndices)
-                            for c in 0..<classCount { classScores[c] = 0 }
-                            for j in 0..<neighbours {
-                                classScores[labels[bestIndices[j]]] += expf(bestValues[j] * inverseTemperature)
+            similarities.withContiguousBuffer { similarityBuffer in
+                allScores.withUnsafeMutableBufferPointer { scoreBuffer in
+                    predictions.withUnsafeMutableBufferPointer { predictionBuffer in
+                        guard let similarityBase = similarityBuffer.baseAddress, let scoreBase = scoreBuffer.baseAddress,
+                              let predictionBase = predictionBuffer.baseAddress else { return }
+                        let source = UnsafeSendablePointer(similarityBase)
+                        let scoreOut = UnsafeSendablePointer(scoreBase), predictionOut = UnsafeSendablePointer(predictionBase)
+                        let offset = start
+                        Parallel.forEachChunk(count: rows, minimumChunk: 8) { rowRange in
+                            var bestValues = [Float](repeating: -.infinity, count: neighbours)
+                            var bestIndices = [Int](repeating: 0, count: neighbours)
+                            var classScores = [Float](repeating: 0, count: classCount)
+                            for row in rowRange {
+                                let values = source.base + row * bankCount
+                                Self.selectTop(values, count: bankCount, into: &bestValues, &bestIndices)
+                                for c in 0..<classCount { classScores[c] = 0 }
+                                for j in 0..<neighbours {
+                                    classScores[labels[bestIndices[j]]] += expf(bestValues[j] * inverseTemperature)
+                                }
+                                var best = 0
+                                for c in 1..<classCount where classScores[c] > classScores[best] { best = c }
+                                let query = offset + row
+                                predictionOut.base[query] = best
+                                for c in 0..<classCount { scoreOut.base[query * classCount + c] = classScores[c] }
                             }
-                            var best = 0
-                            for c in 1..<classCount where classScores[c] > classScores[best] { best = c }
-                            let query = offset + row
-                            predictionOut.base[query] = best
-                            for c in 0..<classCount { scoreOut.base[query * classCount + c] = classScores[c] }
                         }
                     }
                 }

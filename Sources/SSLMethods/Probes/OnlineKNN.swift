@@ -95,6 +95,9 @@ public final class OnlineKNN: Callback {
 
     public func loadStateDict(_ state: CallbackState) throws {
         guard let saved = state.tensors["bank"], let savedLabels = state.tensors["labels"] else { return }
+        guard savedLabels.scalars.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
+            throw TrainingError.badFile(path: "checkpoint", problem: "OnlineKNN state holds invalid labels")
+        }
         bank = saved.contiguousCopy()
         labels = savedLabels.scalars.map { Int($0) }
         filled = Int(state.values["filled"] ?? "0") ?? 0

@@ -47,7 +47,9 @@ public enum SafeTensors {
         bytes.withUnsafeMutableBytes { buffer in
             guard let base = buffer.baseAddress else { return }
             base.storeBytes(of: UInt64(headerBytes.count).littleEndian, as: UInt64.self)
-            headerBytes.withUnsafeBytes { base.advanced(by: 8).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            headerBytes.withUnsafeBytes { header in
+                if let source = header.baseAddress { base.advanced(by: 8).copyMemory(from: source, byteCount: header.count) }
+            }
             var position = 8 + headerBytes.count
             for entry in state.entries {
                 entry.tensor.withContiguousBuffer { values in

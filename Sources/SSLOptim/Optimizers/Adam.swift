@@ -58,8 +58,10 @@ public class Adam: GroupedOptimizer<Adam.Options> {
             parameter.withUnsafeMutableElements { parameterBuffer in
                 firstMoment.withUnsafeMutableElements { firstBuffer in
                     secondMoment.withUnsafeMutableElements { secondBuffer in
-                        let g = UnsafeSendablePointer(gradientBuffer.baseAddress!), p = UnsafeSendablePointer(parameterBuffer.baseAddress!)
-                        let m = UnsafeSendablePointer(firstBuffer.baseAddress!), v = UnsafeSendablePointer(secondBuffer.baseAddress!)
+                        guard let gradientBase = gradientBuffer.baseAddress, let parameterBase = parameterBuffer.baseAddress,
+                              let firstBase = firstBuffer.baseAddress, let secondBase = secondBuffer.baseAddress else { return }
+                        let g = UnsafeSendablePointer(gradientBase), p = UnsafeSendablePointer(parameterBase)
+                        let m = UnsafeSendablePointer(firstBase), v = UnsafeSendablePointer(secondBase)
                         Parallel.forEachChunk(count: parameterBuffer.count, minimumChunk: 1 << 15) { range in
                             let g = g.base, p = p.base, m = m.base, v = v.base
                             for i in range {

@@ -170,7 +170,10 @@ open class GroupedOptimizer<Options: OptimizerOptions>: Optimizer {
                 guard groupNames.contains(name) else {
                     throw OptimizerStateError(problem: "optimizer state names group \"\(name)\", but the groups are \(groupNames)")
                 }
-                newRates[name] = tensor.item()
+                guard tensor.count == 1, tensor.scalars[0].isFinite else {
+                    throw OptimizerStateError(problem: "optimizer state \"\(key)\" is not a finite learning rate")
+                }
+                newRates[name] = tensor.scalars[0]
             } else if key.hasPrefix("param.") {
                 let rest = key.dropFirst("param.".count)
                 guard let dot = rest.lastIndex(of: ".") else {
@@ -181,7 +184,10 @@ open class GroupedOptimizer<Options: OptimizerOptions>: Optimizer {
                     throw OptimizerStateError(problem: "optimizer state names parameter \"\(name)\", which this optimizer does not hold")
                 }
                 if slotName == "step" {
-                    newSteps[name] = Int(tensor.item())
+                    guard tensor.count == 1, tensor.scalars[0].isFinite, tensor.scalars[0] >= 0 else {
+                        throw OptimizerStateError(problem: "optimizer state \"\(key)\" is not a step count: \(tensor.scalars.prefix(4))")
+                    }
+                    newSteps[name] = Int(tensor.scalars[0])
                 } else {
                     guard tensor.shape == shape else {
                         throw OptimizerStateError(problem: "optimizer state \"\(key)\" has shape \(tensor.shape), parameter \"\(name)\" has \(shape)")

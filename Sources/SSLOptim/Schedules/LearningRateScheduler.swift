@@ -61,7 +61,7 @@ public final class ClosedFormScheduler: LearningRateScheduler {
     public func stateDict() -> [String: Float] { ["step": Float(stepCount)] }
 
     public func loadStateDict(_ state: [String: Float]) throws {
-        guard let step = state["step"], step >= 0 else {
+        guard let step = state["step"], step.isFinite, step >= 0 else {
             throw OptimizerStateError(problem: "scheduler state has no valid \"step\" entry: \(state)")
         }
         stepCount = Int(step)
@@ -223,7 +223,7 @@ public final class ReduceLROnPlateau: LearningRateScheduler {
 
     public func loadStateDict(_ state: [String: Float]) throws {
         guard let step = state["step"], let best = state["best"], let bad = state["bad_steps"],
-              let cooldown = state["cooldown_remaining"] else {
+              let cooldown = state["cooldown_remaining"], step.isFinite, bad.isFinite, cooldown.isFinite else {
             throw OptimizerStateError(problem: "ReduceLROnPlateau state lacks step/best/bad_steps/cooldown_remaining: \(state)")
         }
         stepCount = Int(step)

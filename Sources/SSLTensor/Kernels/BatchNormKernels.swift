@@ -24,24 +24,27 @@ enum BatchNormKernels {
         let source = SendablePointer(x)
         mean.withUnsafeMutableBufferPointer { meanBuffer in
             variance.withUnsafeMutableBufferPointer { varianceBuffer in
-                let meanOut = SendablePointer(meanBuffer.baseAddress!), varianceOut = SendablePointer(varianceBuffer.baseAddress!)
+                guard let meanBase = meanBuffer.baseAddress, let varianceBase = varianceBuffer.baseAddress else { return }
+                let meanOut = SendablePointer(meanBase), varianceOut = SendablePointer(varianceBase)
                 forChannelChunks(layout) { range in
                     let width = range.count
                     var sums = [Double](repeating: 0, count: width)
                     var squares = [Double](repeating: 0, count: width)
                     sums.withUnsafeMutableBufferPointer { sum in
                         squares.withUnsafeMutableBufferPointer { square in
+                            guard let sumBase = sum.baseAddress, let squareBase = square.baseAddress else { return }
                             for n in 0..<layout.batch {
                                 let row = source.base + n * layout.imageStride + range.lowerBound * layout.spatial
-                                accumulate(row, width: width, spatial: layout.spatial, into: sum.baseAddress!, shift: nil)
+                                accumulate(row, width: width, spatial: layout.spatial, into: sumBase, shift: nil)
                             }
                             let count = Double(layout.perChannel)
                             var shifts = [Float](repeating: 0, count: width)
                             for c in 0..<width { shifts[c] = Float(sum[c] / count) }
                             shifts.withUnsafeBufferPointer { shift in
+                                guard let shiftBase = shift.baseAddress else { return }
                                 for n in 0..<layout.batch {
                                     let row = source.base + n * layout.imageStride + range.lowerBound * layout.spatial
-                                    accumulate(row, width: width, spatial: layout.spatial, into: square.baseAddress!, shift: shift.baseAddress!)
+                                    accumulate(row, width: width, spatial: layout.spatial, into: squareBase, shift: shiftBase)
                                 }
                             }
                             for c in 0..<width {
@@ -96,8 +99,9 @@ enum BatchNormKernels {
         a.withUnsafeBufferPointer { aBuffer in
             b.withUnsafeBufferPointer { bBuffer in
                 (d ?? []).withUnsafeBufferPointer { dBuffer in
-                    let pa = SendablePointer(aBuffer.baseAddress!), pb = SendablePointer(bBuffer.baseAddress!)
-                    let pd = d == nil ? nil : SendablePointer(dBuffer.baseAddress!)
+                    guard let aBase = aBuffer.baseAddress, let bBase = bBuffer.baseAddress else { return }
+                    let pa = SendablePointer(aBase), pb = SendablePointer(bBase)
+                    let pd = d == nil ? nil : dBuffer.baseAddress.map { SendablePointer($0) }
                     forChannelChunks(layout) { range in
                         for n in 0..<layout.batch {
                             let offset = n * layout.imageStride
@@ -139,8 +143,10 @@ enum BatchNormKernels {
         mean.withUnsafeBufferPointer { meanBuffer in
             first.withUnsafeMutableBufferPointer { firstBuffer in
                 second.withUnsafeMutableBufferPointer { secondBuffer in
-                    let pm = SendablePointer(meanBuffer.baseAddress!)
-                    let out1 = SendablePointer(firstBuffer.baseAddress!), out2 = SendablePointer(secondBuffer.baseAddress!)
+                    guard let meanBase = meanBuffer.baseAddress, let firstBase = firstBuffer.baseAddress,
+                          let secondBase = secondBuffer.baseAddress else { return }
+                    let pm = SendablePointer(meanBase)
+                    let out1 = SendablePointer(firstBase), out2 = SendablePointer(secondBase)
                     forChannelChunks(layout) { range in
                         let width = range.count
                         var sums = [Double](repeating: 0, count: width), products = [Double](repeating: 0, count: width)

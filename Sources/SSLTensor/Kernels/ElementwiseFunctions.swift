@@ -65,7 +65,9 @@ enum Elementwise {
         let low: Float, high: Float
         @inline(__always) func callAsFunction(_ x: Float) -> Float { Swift.min(Swift.max(x, low), high) }
     }
-    struct ReLU: UnaryFunction { @inline(__always) func callAsFunction(_ x: Float) -> Float { x > 0 ? x : 0 } }
+    struct ReLU: UnaryFunction {  // NaN stays NaN, as in PyTorch
+        @inline(__always) func callAsFunction(_ x: Float) -> Float { x < 0 ? 0 : x }
+    }
     struct GELU: UnaryFunction {
         @inline(__always) func callAsFunction(_ x: Float) -> Float { 0.5 * x * (1 + _erff(x * 0.70710678118654752)) }
     }

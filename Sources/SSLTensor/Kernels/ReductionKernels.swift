@@ -15,7 +15,7 @@ extension Tensor {
         }
         precondition(kind == .sum || axes.allSatisfy { shape[$0] > 0 },
                      "\(operation): cannot take max/min over an empty axis of shape \(shape)")
-        let adjacent = axes.isEmpty || axes.last! - axes.first! + 1 == axes.count
+        let adjacent = axes.isEmpty || (axes.first.map { first in axes.last.map { $0 - first + 1 == axes.count } ?? false } ?? false)
         let source: Tensor
         let outer: Int, reduced: Int, inner: Int
         if adjacent, let first = axes.first, let last = axes.last {
@@ -98,20 +98,34 @@ extension Tensor {
         case .max:
             var accumulator = SIMD8<Float>(repeating: -.infinity)
             while i &+ 8 <= count {
-                accumulator = pointwiseMax(accumulator, UnsafeRawPointer(values + i).loadUnaligned(as: SIMD8<Float>.self))
+                let chunk = UnsafeRawPointer(values + i).loadUnaligned(as: SIMD8<Float>.self)
+                accumulator = pointwiseMax(accumulator, chunk)
+                accumulator.replace(with: chunk, where: chunk .!= chunk)  // NaN propagates
                 i &+= 8
             }
+            if any(accumulator .!= accumulator) { return .nan }
             var best = accumulator.max()
-            while i < count { best = Swift.max(best, values[i]); i &+= 1 }
+            while i < count {
+                let value = values[i]
+                best = value > best || value != value ? value : best
+                i &+= 1
+            }
             return best
         case .min:
             var accumulator = SIMD8<Float>(repeating: .infinity)
             while i &+ 8 <= count {
-                accumulator = pointwiseMin(accumulator, UnsafeRawPointer(values + i).loadUnaligned(as: SIMD8<Float>.self))
+                let chunk = UnsafeRawPointer(values + i).loadUnaligned(as: SIMD8<Float>.self)
+                accumulator = pointwiseMin(accumulator, chunk)
+                accumulator.replace(with: chunk, where: chunk .!= chunk)  // NaN propagates
                 i &+= 8
             }
+            if any(accumulator .!= accumulator) { return .nan }
             var best = accumulator.min()
-            while i < count { best = Swift.min(best, values[i]); i &+= 1 }
+            while i < count {
+                let value = values[i]
+                best = value < best || value != value ? value : best
+                i &+= 1
+            }
             return best
         }
     }
@@ -127,8 +141,8 @@ extension Tensor {
             let values = x + row &* stride
             switch kind {
             case .sum: for c in 0..<columns { out[c] += values[c] }
-            case .max: for c in 0..<columns { out[c] = Swift.max(out[c], values[c]) }
-            case .min: for c in 0..<columns { out[c] = Swift.min(out[c], values[c]) }
+            case .max: for c in 0..<columns { let v = values[c]; out[c] = v > out[c] || v != v ? v : out[c] }
+            case .min: for c in 0..<columns { let v = values[c]; out[c] = v < out[c] || v != v ? v : out[c] }
             }
         }
     }

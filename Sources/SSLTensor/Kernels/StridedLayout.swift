@@ -66,7 +66,7 @@ struct StridedLayout {
         let outerCount = count / inner
         let outerRank = sizes.count - 1
         let sizes = self.sizes, sa = stridesA, sb = stridesB, sc = stridesC
-        let workers = count >= parallelThreshold ? Swift.min(threads, outerCount) : 1
+        let workers = count >= parallelThreshold ? (outerRank == 0 ? threads : Swift.min(threads, outerCount)) : 1
         if outerRank == 0 {
             if workers <= 1 || inner < 2 * 4096 {
                 body(0, 0, 0, inner)
@@ -74,8 +74,8 @@ struct StridedLayout {
             }
             // A single long run: cut it into chunks.
             let innerA = sa[0], innerB = sb[0], innerC = sc[0]
-            let perWorker = (inner + threads - 1) / threads
-            ParallelLoop.run(workers: threads) { worker in
+            let perWorker = (inner + workers - 1) / workers
+            ParallelLoop.run(workers: workers) { worker in
                 let start = worker * perWorker
                 let end = Swift.min(inner, start + perWorker)
                 if start < end { body(start * innerA, start * innerB, start * innerC, end - start) }

@@ -185,7 +185,9 @@ extension Tensor {
         if let weightGradient {
             let destination = weightGradient.dataPointer
             destination.update(from: scratch.pointer + columnSize, count: weightSize)
-            for worker in 1..<Swift.max(workers, 1) {
+            // Only workers whose chunk held images wrote an accumulator.
+            let activeWorkers = (batch + perChunk - 1) / perChunk
+            for worker in 1..<Swift.max(activeWorkers, 1) {
                 let partial = scratch.pointer + worker * perWorker + columnSize
                 for i in 0..<weightSize { destination[i] += partial[i] }
             }

@@ -12,7 +12,8 @@ extension Tensor {
         var argmax = [Int32](repeating: 0, count: planes * outPlane)
         let x = SendablePointer(input.dataPointer), y = SendablePointer(result.dataPointer)
         argmax.withUnsafeMutableBufferPointer { indices in
-            let index = SendablePointer(indices.baseAddress!)
+            guard let indexBase = indices.baseAddress else { return }
+            let index = SendablePointer(indexBase)
             ParallelLoop.forEachChunk(count: planes, minimumChunk: 4, threads: ComputeContext.current.threadCount) { range in
                 for plane in range {
                     let source = x.base + plane * inPlane
