@@ -25,10 +25,10 @@ public enum GEMMMicroKernel: String, Sendable, CaseIterable {
     @inlinable public var tileRows: Int { self == .avx512 ? 12 : 6 }
     /// Columns of C per tile (NR).
     @inlinable public var tileColumns: Int { self == .avx512 ? 32 : 16 }
-    /// Depth of one packed panel (KC): the B sliver (KC×NR) stays in L1.
-    @inlinable var panelDepth: Int { self == .avx512 ? 256 : 256 }
+    /// The deepest packed panel (KC; depths are split evenly up to it): the B sliver (KC×NR) stays in L1.
+    @inlinable var panelDepth: Int { 256 }
     /// Rows of one packed A block (MC), a multiple of MR; the block stays in L2.
-    @inlinable var blockRows: Int { self == .avx512 ? 192 : 192 }
+    @inlinable var blockRows: Int { 192 }
     /// Columns of one packed B panel (NC).
     @inlinable var panelColumns: Int { 4096 }
 
