@@ -25,6 +25,21 @@ public struct ConvolutionGeometry: Sendable {
         return Swift.min(first, outputSize)..<Swift.max(Swift.min(last + 1, outputSize), Swift.min(first, outputSize))
     }
 
+    /// Calls `body` with the position (`iy·width + ix`) of every input pixel inside the window of
+    /// output (`outputRow`, `outputColumn`), skipping the padding, in row-major window order.
+    @inline(__always)
+    func forEachWindowPosition(outputRow: Int, outputColumn: Int, _ body: (Int) -> Void) {
+        for ky in 0..<kernelHeight {
+            let iy = outputRow * stride - padding + ky
+            if iy < 0 || iy >= height { continue }
+            for kx in 0..<kernelWidth {
+                let ix = outputColumn * stride - padding + kx
+                if ix < 0 || ix >= width { continue }
+                body(iy * width + ix)
+            }
+        }
+    }
+
     /// Writes one NR-wide sliver of the column matrix (rows `depthStart..<depthStart+depth`,
     /// output positions `columnStart..<columnStart+columns`) in GEMM's packed-B layout: `depth`
     /// groups of `sliverWidth` floats, zero-padded past the last column. This is im2col and

@@ -20,17 +20,11 @@ extension Tensor {
                     for oy in 0..<geometry.outputHeight {
                         for ox in 0..<geometry.outputWidth {
                             var best = -Float.infinity, bestIndex = -1
-                            for ky in 0..<kernelSize {
-                                let iy = oy * geometry.stride - padding + ky
-                                if iy < 0 || iy >= geometry.height { continue }
-                                for kx in 0..<kernelSize {
-                                    let ix = ox * geometry.stride - padding + kx
-                                    if ix < 0 || ix >= geometry.width { continue }
-                                    let value = source[iy * geometry.width + ix]
-                                    if value > best || bestIndex < 0 || value.isNaN {
-                                        best = value
-                                        bestIndex = iy * geometry.width + ix
-                                    }
+                            geometry.forEachWindowPosition(outputRow: oy, outputColumn: ox) { position in
+                                let value = source[position]
+                                if value > best || bestIndex < 0 || value.isNaN {
+                                    best = value
+                                    bestIndex = position
                                 }
                             }
                             let o = plane * outPlane + oy * geometry.outputWidth + ox
@@ -72,15 +66,7 @@ extension Tensor {
                 for oy in 0..<geometry.outputHeight {
                     for ox in 0..<geometry.outputWidth {
                         var total: Float = 0
-                        for ky in 0..<kernelSize {
-                            let iy = oy * geometry.stride - padding + ky
-                            if iy < 0 || iy >= geometry.height { continue }
-                            for kx in 0..<kernelSize {
-                                let ix = ox * geometry.stride - padding + kx
-                                if ix < 0 || ix >= geometry.width { continue }
-                                total += source[iy * geometry.width + ix]
-                            }
-                        }
+                        geometry.forEachWindowPosition(outputRow: oy, outputColumn: ox) { total += source[$0] }
                         y.base[plane * outPlane + oy * geometry.outputWidth + ox] = total * scale
                     }
                 }
@@ -95,15 +81,7 @@ extension Tensor {
                 for oy in 0..<geometry.outputHeight {
                     for ox in 0..<geometry.outputWidth {
                         let share = dy[plane * outPlane + oy * geometry.outputWidth + ox] * scale
-                        for ky in 0..<kernelSize {
-                            let iy = oy * geometry.stride - padding + ky
-                            if iy < 0 || iy >= geometry.height { continue }
-                            for kx in 0..<kernelSize {
-                                let ix = ox * geometry.stride - padding + kx
-                                if ix < 0 || ix >= geometry.width { continue }
-                                dx[plane * inPlane + iy * geometry.width + ix] += share
-                            }
-                        }
+                        geometry.forEachWindowPosition(outputRow: oy, outputColumn: ox) { dx[plane * inPlane + $0] += share }
                     }
                 }
             }
