@@ -24,14 +24,6 @@ public struct MatrixOperand: @unchecked Sendable {
     }
 }
 
-/// The right operand of a GEMM: a strided matrix, or the column matrix of a convolution
-/// (im2col of one image, `[C·KH·KW, OH·OW]`) packed straight from the image without being
-/// materialised.
-public enum GEMMRightOperand: @unchecked Sendable {
-    case matrix(MatrixOperand)
-    case convolutionColumns(image: UnsafePointer<Float>, geometry: ConvolutionGeometry)
-}
-
 /// Single-precision general matrix multiply, `C = alpha·A·B + beta·C`, with `A` m×k, `B` k×n and
 /// `C` m×n row-major with row stride `ldc`.
 ///
@@ -56,20 +48,6 @@ public func gemm(
     threads requestedThreads: Int? = nil,
     context: ComputeContext = .current
 ) {
-    gemm(m: m, n: n, k: k, alpha: alpha, a: a, b: .matrix(b), beta: beta, c: c, ldc: ldc,
-         threads: requestedThreads, context: context)
-}
-
-/// `gemm` with any right operand (see `GEMMRightOperand`).
-public func gemm(
-    m: Int, n: Int, k: Int,
-    alpha: Float = 1,
-    a: MatrixOperand, b: GEMMRightOperand,
-    beta: Float = 0,
-    c: UnsafeMutablePointer<Float>, ldc: Int,
-    threads requestedThreads: Int? = nil,
-    context: ComputeContext = .current
-) {
     precondition(m >= 0 && n >= 0 && k >= 0, "gemm: negative size m=\(m) n=\(n) k=\(k)")
     precondition(ldc >= n, "gemm: ldc \(ldc) is smaller than n \(n)")
     if m == 0 || n == 0 { return }
@@ -79,10 +57,8 @@ public func gemm(
     }
     let kernel = context.gemmKernel
     let mr = kernel.tileRows, nr = kernel.tileColumns
-    // Equal panel depths (784 → 4 × 196, not 3 × 256 + 16): a shallow last panel would reload
-    // and store every C tile for little work.
-    let panelCount = (k + kernel.panelDepth - 1) / kernel.panelDepth
-    let kcMax = (k + panelCount - 1) / panelCount
+    // Equal panel depths: a shallow last panel would reload and store every C tile for little work.
+    let kcMax = PanelSplit(depth: k, maximumDepth: kernel.panelDepth).maximumDepth
     let ncMax = kernel.panelColumns
     let flops = 2.0 * Double(m) * Double(n) * Double(k)
     let threads = flops < 3.0e6 ? 1 : max(1, requestedThreads ?? context.threadCount)
@@ -126,14 +102,8 @@ public func gemm(
                 for sliver in 0..<slivers {
                     let destination = packedB + sliver * nr * kc
                     let columnStart = jc + sliver * nr, columns = min(nr, nc - sliver * nr)
-                    switch b {
-                    case .matrix(let matrix):
-                        packB(matrix, depthStart: pc, depth: kc, columnStart: columnStart, columns: columns,
-                              sliverWidth: nr, into: destination)
-                    case .convolutionColumns(let image, let geometry):
-                        geometry.packColumns(image, depthStart: pc, depth: kc, columnStart: columnStart,
-                                             columns: columns, sliverWidth: nr, into: destination)
-                    }
+                    packB(b, depthStart: pc, depth: kc, columnStart: columnStart, columns: columns,
+                          sliverWidth: nr, into: destination)
                 }
                 var ic = rowStart
                 while ic < rowEnd {
@@ -209,7 +179,7 @@ func scaleMatrix(_ c: UnsafeMutablePointer<Float>, rows: Int, columns: Int, ldc:
 /// Packs rows `rowStart..<rowStart+rows` and depth `depthStart..<depthStart+depth` of A into
 /// MR-tall slivers: sliver s holds `depth` groups of MR floats, zero-padded past the last row.
 @inline(__always)
-private func packA(
+func packA(
     _ a: MatrixOperand, rowStart: Int, rows: Int, depthStart: Int, depth: Int, sliverHeight mr: Int,
     into destination: UnsafeMutablePointer<Float>
 ) {
@@ -284,5 +254,24 @@ private func packB(
             }
             if columns < nr { (row + columns).update(repeating: 0, count: nr - columns) }
         }
+    }
+}
+
+/// Equal panel depths up to a maximum (784 → 4 × 196, not 3 × 256 + 16).
+struct PanelSplit {
+    let count: Int
+    let maximumDepth: Int
+    let depth: Int
+
+    init(depth: Int, maximumDepth limit: Int) {
+        self.depth = depth
+        count = max(1, (depth + limit - 1) / limit)
+        maximumDepth = max(1, (depth + count - 1) / count)
+    }
+
+    /// Start and size of panel `index`.
+    subscript(index: Int) -> (start: Int, size: Int) {
+        let start = index * maximumDepth
+        return (start, min(maximumDepth, depth - start))
     }
 }

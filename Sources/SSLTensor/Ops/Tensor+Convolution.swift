@@ -5,8 +5,9 @@ extension Tensor {
     /// `[O, C, KH, KW]` weight and an optional `[O]` bias, with equal stride and zero padding on
     /// both spatial axes.
     ///
-    /// Runs as im2col + GEMM per image, the images split between threads; the backward pass
-    /// recomputes the columns rather than keeping them (they are KH·KW times the input).
+    /// Each product (output, input gradient, weight gradient) runs as one GEMM over the whole
+    /// batch whose column matrix is gathered straight from the images (`BatchedConvolution`);
+    /// nothing KH·KW times the input is ever stored.
     ///
     /// ```swift
     /// let y = x.conv2d(weight: w, bias: b, stride: 1, padding: 1)   // [N, O, H, W]
@@ -37,24 +38,39 @@ extension Tensor {
         if let bias { inputs.append(bias) }
         return Tensor.record(result, operation: "conv2d", inputs: inputs) { gradient, needs in
             let gradient = gradient.contiguousCopyIfNeeded()
-            // With stride 1, dX is a convolution of dY with the flipped, transposed kernel
-            // (padding k − 1 − p), which runs on the fused im2col-packing path.
-            // (Few input channels make that GEMM a single short row: keep the column path then.)
-            let transposedPath = needs[0] && geometry.stride == 1 && !geometry.isPointwise && geometry.channels >= 8
-                && geometry.kernelHeight == geometry.kernelWidth && geometry.padding <= geometry.kernelHeight - 1
-            let (columnInputGradient, weightGradient) = Tensor.convolutionBackward(
-                gradient: gradient, input: savedInput, weight: savedWeight, geometry: geometry,
-                needInput: needs[0] && !transposedPath, needWeight: needs[1])
-            var inputGradient = columnInputGradient
-            if transposedPath {
-                let flipped = Tensor.flippedTransposedKernel(savedWeight)
-                let transposedGeometry = ConvolutionGeometry(
-                    channels: savedWeight.shape[0], height: geometry.outputHeight, width: geometry.outputWidth,
-                    kernelHeight: geometry.kernelHeight, kernelWidth: geometry.kernelWidth, stride: 1,
-                    padding: geometry.kernelHeight - 1 - geometry.padding)
+            let context = ComputeContext.current
+            let batch = savedInput.shape[0], outChannels = savedWeight.shape[0]
+            var inputGradient: Tensor?
+            if needs[0] {
                 let result = Tensor(uninitializedShape: savedInput.shape)
-                Tensor.convolutionForward(input: gradient, weight: flipped, bias: nil, geometry: transposedGeometry, into: result)
+                // With stride 1, dX is a convolution of dY with the flipped, transposed kernel
+                // (padding k − 1 − p): the forward product, with its deep panels. Few input channels
+                // would leave that product's tiles mostly empty; the column path serves them.
+                if geometry.stride == 1 && geometry.channels >= 8 && geometry.kernelHeight == geometry.kernelWidth
+                    && geometry.padding <= geometry.kernelHeight - 1 {
+                    let flipped = Tensor.flippedTransposedKernel(savedWeight)
+                    let transposedGeometry = ConvolutionGeometry(
+                        channels: outChannels, height: geometry.outputHeight, width: geometry.outputWidth,
+                        kernelHeight: geometry.kernelHeight, kernelWidth: geometry.kernelWidth, stride: 1,
+                        padding: geometry.kernelHeight - 1 - geometry.padding)
+                    BatchedConvolution.forward(
+                        input: gradient.dataPointer, batch: batch, weight: flipped.dataPointer,
+                        outChannels: geometry.channels, geometry: transposedGeometry, output: result.dataPointer,
+                        context: context)
+                } else {
+                    BatchedConvolution.inputGradient(
+                        outputGradient: gradient.dataPointer, weight: savedWeight.dataPointer, batch: batch,
+                        outChannels: outChannels, geometry: geometry, into: result.dataPointer, context: context)
+                }
                 inputGradient = result
+            }
+            var weightGradient: Tensor?
+            if needs[1] {
+                let result = Tensor(uninitializedShape: savedWeight.shape)
+                BatchedConvolution.weightGradient(
+                    outputGradient: gradient.dataPointer, input: savedInput.dataPointer, batch: batch,
+                    outChannels: outChannels, geometry: geometry, into: result.dataPointer, context: context)
+                weightGradient = result
             }
             var gradients: [Tensor?] = [inputGradient, weightGradient]
             if needs.count == 3 {
@@ -68,33 +84,17 @@ extension Tensor {
         input: Tensor, weight: Tensor, bias: Tensor?, geometry: ConvolutionGeometry, into result: Tensor
     ) {
         let context = ComputeContext.current
-        let batch = input.shape[0]
-        let outChannels = weight.shape[0]
-        let imageSize = geometry.channels * geometry.height * geometry.width
-        let outputSize = outChannels * geometry.columnCount
-        let workers = Swift.min(context.threadCount, batch)
-        let innerThreads = workers == 1 ? context.threadCount : 1
-        let x = SendablePointer(input.dataPointer), w = SendablePointer(weight.dataPointer)
-        let y = SendablePointer(result.dataPointer)
-        let b = bias.map { SendablePointer($0.dataPointer) }
-        ParallelLoop.forEachChunk(count: batch, minimumChunk: 1, threads: workers) { images in
-            for image in images {
-                let source = UnsafePointer(x.base + image * imageSize)
-                // The column matrix is packed straight from the image (no im2col copy).
-                let columns: GEMMRightOperand = geometry.isPointwise
-                    ? .matrix(.rowMajor(source, columns: geometry.columnCount))
-                    : .convolutionColumns(image: source, geometry: geometry)
-                let output = y.base + image * outputSize
-                gemm(m: outChannels, n: geometry.columnCount, k: geometry.columnRows,
-                     a: .rowMajor(w.base, columns: geometry.columnRows), b: columns,
-                     c: output, ldc: geometry.columnCount, threads: innerThreads, context: context)
-                if let b {
-                    for channel in 0..<outChannels {
-                        let value = b.base[channel]
-                        let plane = output + channel * geometry.columnCount
-                        for i in 0..<geometry.columnCount { plane[i] += value }
-                    }
-                }
+        let batch = input.shape[0], outChannels = weight.shape[0], positions = geometry.columnCount
+        BatchedConvolution.forward(
+            input: input.dataPointer, batch: batch, weight: weight.dataPointer, outChannels: outChannels,
+            geometry: geometry, output: result.dataPointer, context: context)
+        guard let bias else { return }
+        let values = SendablePointer(bias.dataPointer), output = SendablePointer(result.dataPointer)
+        ParallelLoop.forEachChunk(count: batch * outChannels, minimumChunk: 64, threads: context.threadCount) { planes in
+            for plane in planes {
+                let value = values.base[plane % outChannels]
+                let destination = output.base + plane * positions
+                for i in 0..<positions { destination[i] += value }
             }
         }
     }
@@ -115,83 +115,5 @@ extension Tensor {
             }
         }
         return result
-    }
-
-    static func convolutionBackward(
-        gradient: Tensor, input: Tensor, weight: Tensor, geometry: ConvolutionGeometry,
-        needInput: Bool, needWeight: Bool
-    ) -> (Tensor?, Tensor?) {
-        let context = ComputeContext.current
-        let batch = input.shape[0]
-        let outChannels = weight.shape[0]
-        let imageSize = geometry.channels * geometry.height * geometry.width
-        let outputSize = outChannels * geometry.columnCount
-        let columnSize = geometry.columnRows * geometry.columnCount
-        let weightSize = outChannels * geometry.columnRows
-        let workers = Swift.min(context.threadCount, batch)
-        let innerThreads = workers == 1 ? context.threadCount : 1
-        let inputGradient = needInput ? Tensor(uninitializedShape: input.shape) : nil
-        let weightGradient = needWeight ? Tensor(uninitializedShape: weight.shape) : nil
-        // Per worker: a column buffer and a private weight-gradient accumulator.
-        let perWorker = columnSize + weightSize
-        let scratch = context.bufferPool.allocate(count: workers * perWorker)
-        defer { context.bufferPool.release(scratch.pointer, capacity: scratch.capacity) }
-        let x = SendablePointer(input.dataPointer), w = SendablePointer(weight.dataPointer)
-        let dy = SendablePointer(gradient.dataPointer), buffers = SendablePointer(scratch.pointer)
-        let dx = inputGradient.map { SendablePointer($0.dataPointer) }
-        let perChunk = (batch + workers - 1) / workers
-        ParallelLoop.forEachChunk(count: batch, minimumChunk: 1, threads: workers) { images in
-            let worker = images.lowerBound / perChunk
-            let columns = buffers.base + worker * perWorker
-            let weightAccumulator = columns + columnSize
-            var firstImage = true
-            for image in images {
-                let outputGradient = UnsafePointer(dy.base + image * outputSize)
-                if needWeight {
-                    // dW += dY_n · col_nᵀ
-                    let matrix: UnsafePointer<Float>
-                    if geometry.isPointwise {
-                        matrix = UnsafePointer(x.base + image * imageSize)
-                    } else {
-                        geometry.im2col(UnsafePointer(x.base + image * imageSize), into: columns)
-                        matrix = UnsafePointer(columns)
-                    }
-                    gemm(m: outChannels, n: geometry.columnRows, k: geometry.columnCount,
-                         a: .rowMajor(outputGradient, columns: geometry.columnCount),
-                         b: .rowMajor(matrix, columns: geometry.columnCount, transposed: true),
-                         beta: firstImage ? 0 : 1,
-                         c: weightAccumulator, ldc: geometry.columnRows, threads: innerThreads, context: context)
-                }
-                if let dx {
-                    // dcol = Wᵀ · dY_n, folded back onto the image.
-                    let imageGradient = dx.base + image * imageSize
-                    if geometry.isPointwise {
-                        gemm(m: geometry.columnRows, n: geometry.columnCount, k: outChannels,
-                             a: .rowMajor(w.base, columns: geometry.columnRows, transposed: true),
-                             b: .rowMajor(outputGradient, columns: geometry.columnCount),
-                             c: imageGradient, ldc: geometry.columnCount, threads: innerThreads, context: context)
-                    } else {
-                        gemm(m: geometry.columnRows, n: geometry.columnCount, k: outChannels,
-                             a: .rowMajor(w.base, columns: geometry.columnRows, transposed: true),
-                             b: .rowMajor(outputGradient, columns: geometry.columnCount),
-                             c: columns, ldc: geometry.columnCount, threads: innerThreads, context: context)
-                        imageGradient.update(repeating: 0, count: imageSize)
-                        geometry.col2im(UnsafePointer(columns), into: imageGradient)
-                    }
-                }
-                firstImage = false
-            }
-        }
-        if let weightGradient {
-            let destination = weightGradient.dataPointer
-            destination.update(from: scratch.pointer + columnSize, count: weightSize)
-            // Only workers whose chunk held images wrote an accumulator.
-            let activeWorkers = (batch + perChunk - 1) / perChunk
-            for worker in 1..<Swift.max(activeWorkers, 1) {
-                let partial = scratch.pointer + worker * perWorker + columnSize
-                for i in 0..<weightSize { destination[i] += partial[i] }
-            }
-        }
-        return (inputGradient, weightGradient)
     }
 }

@@ -1,0 +1,360 @@
+/// The three products of a 2-D convolution (output, input gradient, weight gradient), each run
+/// as one GEMM over the whole batch.
+///
+/// The column matrix of the batch (`[C·KH·KW, N·OH·OW]`, im2col of every image side by side) is
+/// never materialised: GEMM's packed B slivers are gathered straight from a zero-padded copy of
+/// the images. With the padding in the copy, element (k, g) of the column matrix — depth row
+/// k = (c, ky, kx), output position g = (n, oy, ox) — lives at
+/// `rowOffset[k] + columnOffset[g]`, where `rowOffset[k] = c·Hp·Wp + ky·Wp + kx` and
+/// `columnOffset[g] = n·C·Hp·Wp + oy·s·Wp + ox·s`. Packing a sliver is then a gather through
+/// two small offset tables, with no bounds tests and no divisions.
+///
+/// Running the batch as one product (rather than one GEMM per image) lets slivers run across
+/// image boundaries, so small feature maps (7×7 = 49 positions) waste no tile columns, and the
+/// weights are packed once per call instead of once per image.
+enum BatchedConvolution {
+    /// `output[n, o, oy, ox] = Σ_k weight[o, k] · columns[k, (n, oy, ox)]`: the forward pass.
+    /// `weight` is `[O, C·KH·KW]` row-major; `output` is `[N, O, OH, OW]`.
+    static func forward(
+        input: UnsafePointer<Float>, batch: Int, weight: UnsafePointer<Float>, outChannels: Int,
+        geometry: ConvolutionGeometry, output: UnsafeMutablePointer<Float>, context: ComputeContext
+    ) {
+        let kernel = context.gemmKernel
+        let mr = kernel.tileRows, nr = kernel.tileColumns
+        let m = outChannels, depth = geometry.columnRows, positions = geometry.columnCount
+        let total = batch * positions
+        if m == 0 || total == 0 { return }
+        let padded = PaddedImages(input, batch: batch, geometry: geometry, context: context)
+        defer { padded.release(context: context) }
+        let rowOffsets = padded.depthRowOffsets(geometry)
+        defer { rowOffsets.deallocate() }
+        let panels = PanelSplit(depth: depth, maximumDepth: kernel.panelDepth)
+        let paddedRows = roundUp(m, to: mr)
+
+        // The weights, packed once for every panel: panel q's MR-tall slivers start at
+        // q·paddedRows·kcMax.
+        let pool = context.bufferPool
+        let packedWeights = pool.allocate(count: panels.count * paddedRows * panels.maximumDepth)
+        defer { pool.release(packedWeights.pointer, capacity: packedWeights.capacity) }
+        let weightMatrix = MatrixOperand.rowMajor(weight, columns: depth)
+        for panel in 0..<panels.count {
+            let (start, size) = panels[panel]
+            packA(weightMatrix, rowStart: 0, rows: m, depthStart: start, depth: size, sliverHeight: mr,
+                  into: packedWeights.pointer + panel * paddedRows * panels.maximumDepth)
+        }
+
+        let slivers = (total + nr - 1) / nr
+        let threads = min(context.threadCount, slivers)
+        let perWorker = panels.maximumDepth * nr + paddedRows * nr
+        let scratch = pool.allocate(count: threads * perWorker)
+        defer { pool.release(scratch.pointer, capacity: scratch.capacity) }
+        let columnOffsetTable = UnsafeMutablePointer<Int>.allocate(capacity: threads * nr)
+        defer { columnOffsetTable.deallocate() }
+
+        let source = SendablePointer(padded.pointer), weights = SendablePointer(packedWeights.pointer)
+        let buffers = SendablePointer(scratch.pointer), offsets = SendablePointer(columnOffsetTable)
+        let rows = SendablePointer(rowOffsets), result = SendablePointer(output)
+        let outputImageSize = m * positions
+        ParallelLoop.forEachChunk(count: slivers, minimumChunk: 1, threads: threads) { range in
+            let worker = range.lowerBound / ((slivers + threads - 1) / threads)
+            let packedColumns = buffers.base + worker * perWorker
+            let tileBuffer = packedColumns + panels.maximumDepth * nr
+            let columnOffsets = offsets.base + worker * nr
+            for sliver in range {
+                let first = sliver * nr
+                let columns = min(nr, total - first)
+                padded.fillColumnOffsets(columnOffsets, firstPosition: first, count: columns, width: nr,
+                                         geometry: geometry)
+                let image = first / positions, position = first % positions
+                // A full sliver inside one image writes its full-height tiles straight into the output.
+                let direct = columns == nr && position + nr <= positions
+                let directRows = direct ? m / mr * mr : 0
+                for panel in 0..<panels.count {
+                    let (start, size) = panels[panel]
+                    gatherSliver(UnsafePointer(source.base), rowOffsets: UnsafePointer(rows.base + start), depth: size,
+                                 columnOffsets: UnsafePointer(columnOffsets), width: nr, into: packedColumns)
+                    let beta: Float = panel == 0 ? 0 : 1
+                    let panelWeights = weights.base + panel * paddedRows * panels.maximumDepth
+                    var row = 0
+                    while row < m {
+                        let a = UnsafePointer(panelWeights + row * size)
+                        if row < directRows {
+                            kernel.run(depth: size, a: a, b: UnsafePointer(packedColumns),
+                                       c: result.base + image * outputImageSize + row * positions + position,
+                                       ldc: positions, alpha: 1, beta: beta)
+                        } else {
+                            kernel.run(depth: size, a: a, b: UnsafePointer(packedColumns), c: tileBuffer + row * nr,
+                                       ldc: nr, alpha: 1, beta: beta)
+                        }
+                        row += mr
+                    }
+                }
+                if directRows < m {
+                    scatterTile(tileBuffer, tileStride: nr, rows: directRows..<m, firstPosition: first, count: columns,
+                                positions: positions, into: result.base)
+                }
+            }
+        }
+    }
+
+    /// `weightGradient[o, k] = Σ_g outputGradient[o, g] · columns[k, g]` over every output position g
+    /// of the batch. Each worker sums the products of its share of the positions into a private
+    /// accumulator; the accumulators are added at the end.
+    static func weightGradient(
+        outputGradient: UnsafePointer<Float>, input: UnsafePointer<Float>, batch: Int, outChannels: Int,
+        geometry: ConvolutionGeometry, into weightGradient: UnsafeMutablePointer<Float>, context: ComputeContext
+    ) {
+        let kernel = context.gemmKernel
+        let mr = kernel.tileRows, nr = kernel.tileColumns
+        let m = outChannels, n = geometry.columnRows, positions = geometry.columnCount
+        let total = batch * positions
+        if m == 0 || n == 0 { return }
+        if total == 0 {
+            weightGradient.update(repeating: 0, count: m * n)
+            return
+        }
+        let padded = PaddedImages(input, batch: batch, geometry: geometry, context: context)
+        defer { padded.release(context: context) }
+        let paddedRows = roundUp(m, to: mr), paddedColumns = roundUp(n, to: nr)
+        // Columns past n read offset 0 (inside the image); their results are never copied out.
+        let rowOffsets = padded.depthRowOffsets(geometry, count: paddedColumns)
+        defer { rowOffsets.deallocate() }
+        let depthStep = kernel.panelDepth
+        let threads = max(1, min(context.threadCount, total / depthStep))
+        let accumulatorSize = paddedRows * paddedColumns
+        let perWorker = accumulatorSize + paddedRows * depthStep + depthStep * nr
+        let pool = context.bufferPool
+        let scratch = pool.allocate(count: threads * perWorker)
+        defer { pool.release(scratch.pointer, capacity: scratch.capacity) }
+        let positionOffsetTable = UnsafeMutablePointer<Int>.allocate(capacity: threads * depthStep)
+        defer { positionOffsetTable.deallocate() }
+
+        let source = SendablePointer(padded.pointer), gradient = SendablePointer(outputGradient)
+        let buffers = SendablePointer(scratch.pointer), offsets = SendablePointer(positionOffsetTable)
+        let columnTable = SendablePointer(rowOffsets)
+        let perChunk = (total + threads - 1) / threads
+        ParallelLoop.run(workers: threads) { worker in
+            let accumulator = buffers.base + worker * perWorker
+            let packedGradient = accumulator + accumulatorSize
+            let packedColumns = packedGradient + paddedRows * depthStep
+            let positionOffsets = offsets.base + worker * depthStep
+            let end = min(total, (worker + 1) * perChunk)
+            var start = worker * perChunk
+            if start >= end { accumulator.update(repeating: 0, count: accumulatorSize) }
+            var firstChunk = true
+            while start < end {
+                let size = min(depthStep, end - start)
+                packGradientRows(gradient.base, rows: m, paddedRows: paddedRows, sliverHeight: mr,
+                                 firstPosition: start, count: size, positions: positions, into: packedGradient)
+                padded.fillColumnOffsets(positionOffsets, firstPosition: start, count: size, width: size,
+                                         geometry: geometry)
+                let beta: Float = firstChunk ? 0 : 1
+                var column = 0
+                while column < paddedColumns {
+                    // Here the positions are the depth and the kernel taps the columns.
+                    gatherSliver(UnsafePointer(source.base), rowOffsets: UnsafePointer(positionOffsets), depth: size,
+                                 columnOffsets: UnsafePointer(columnTable.base + column), width: nr, into: packedColumns)
+                    var row = 0
+                    while row < paddedRows {
+                        kernel.run(depth: size, a: UnsafePointer(packedGradient + row * size),
+                                   b: UnsafePointer(packedColumns), c: accumulator + row * paddedColumns + column,
+                                   ldc: paddedColumns, alpha: 1, beta: beta)
+                        row += mr
+                    }
+                    column += nr
+                }
+                firstChunk = false
+                start += size
+            }
+        }
+        for row in 0..<m {
+            let destination = weightGradient + row * n
+            destination.update(from: scratch.pointer + row * paddedColumns, count: n)
+            for worker in 1..<threads {
+                let partial = scratch.pointer + worker * perWorker + row * paddedColumns
+                for column in 0..<n { destination[column] += partial[column] }
+            }
+        }
+    }
+
+    /// `inputGradient = col2im(weightᵀ · outputGradient)`: each GEMM tile of the column gradient
+    /// is added onto a zero-padded image gradient as soon as it is computed, then the padding is
+    /// cut away. Workers own whole images, so their additions never overlap.
+    static func inputGradient(
+        outputGradient: UnsafePointer<Float>, weight: UnsafePointer<Float>, batch: Int, outChannels: Int,
+        geometry: ConvolutionGeometry, into inputGradient: UnsafeMutablePointer<Float>, context: ComputeContext
+    ) {
+        let kernel = context.gemmKernel
+        let mr = kernel.tileRows, nr = kernel.tileColumns
+        let m = geometry.columnRows, depth = outChannels, positions = geometry.columnCount
+        let imageSize = geometry.channels * geometry.height * geometry.width
+        if batch == 0 || imageSize == 0 { return }
+        let padded = PaddedImages(zeroedFor: batch, geometry: geometry, context: context)
+        defer { padded.release(context: context) }
+        if depth > 0 && positions > 0 {
+            let rowOffsets = padded.depthRowOffsets(geometry)
+            defer { rowOffsets.deallocate() }
+            let panels = PanelSplit(depth: depth, maximumDepth: kernel.panelDepth)
+            let paddedRows = roundUp(m, to: mr)
+            let pool = context.bufferPool
+            let packedWeights = pool.allocate(count: panels.count * paddedRows * panels.maximumDepth)
+            defer { pool.release(packedWeights.pointer, capacity: packedWeights.capacity) }
+            let transposedWeight = MatrixOperand.rowMajor(weight, columns: m, transposed: true)
+            for panel in 0..<panels.count {
+                let (start, size) = panels[panel]
+                packA(transposedWeight, rowStart: 0, rows: m, depthStart: start, depth: size, sliverHeight: mr,
+                      into: packedWeights.pointer + panel * paddedRows * panels.maximumDepth)
+            }
+            // B(o, g) = outputGradient[n, o, p] for g = (n, p): rows o·P apart, columns n·O·P + p.
+            let gradientRowOffsets = UnsafeMutablePointer<Int>.allocate(capacity: depth)
+            defer { gradientRowOffsets.deallocate() }
+            for o in 0..<depth { gradientRowOffsets[o] = o * positions }
+
+            let threads = min(context.threadCount, batch)
+            let perWorker = panels.maximumDepth * nr + paddedRows * nr
+            let scratch = pool.allocate(count: threads * perWorker)
+            defer { pool.release(scratch.pointer, capacity: scratch.capacity) }
+            let offsetTable = UnsafeMutablePointer<Int>.allocate(capacity: threads * 2 * nr)
+            defer { offsetTable.deallocate() }
+            let target = SendablePointer(padded.pointer), gradient = SendablePointer(outputGradient)
+            let weights = SendablePointer(packedWeights.pointer), buffers = SendablePointer(scratch.pointer)
+            let offsets = SendablePointer(offsetTable), rows = SendablePointer(rowOffsets)
+            let gradientRows = SendablePointer(gradientRowOffsets)
+            let imagesPerWorker = (batch + threads - 1) / threads
+            ParallelLoop.run(workers: threads) { worker in
+                let firstImage = worker * imagesPerWorker, endImage = min(batch, firstImage + imagesPerWorker)
+                if firstImage >= endImage { return }
+                let packedGradient = buffers.base + worker * perWorker
+                let tileBuffer = packedGradient + panels.maximumDepth * nr
+                let gradientColumns = offsets.base + worker * 2 * nr
+                let imageColumns = gradientColumns + nr
+                let end = endImage * positions
+                var first = firstImage * positions
+                while first < end {
+                    let columns = min(nr, end - first)
+                    var image = first / positions, position = first % positions
+                    for j in 0..<nr {
+                        gradientColumns[j] = j < columns ? image * depth * positions + position : gradientColumns[0]
+                        if j < columns {
+                            position += 1
+                            if position == positions { position = 0; image += 1 }
+                        }
+                    }
+                    padded.fillColumnOffsets(imageColumns, firstPosition: first, count: columns, width: nr,
+                                             geometry: geometry)
+                    for panel in 0..<panels.count {
+                        let (start, size) = panels[panel]
+                        gatherSliver(UnsafePointer(gradient.base), rowOffsets: UnsafePointer(gradientRows.base + start),
+                                     depth: size, columnOffsets: UnsafePointer(gradientColumns), width: nr,
+                                     into: packedGradient)
+                        let panelWeights = weights.base + panel * paddedRows * panels.maximumDepth
+                        var row = 0
+                        while row < m {
+                            kernel.run(depth: size, a: UnsafePointer(panelWeights + row * size),
+                                       b: UnsafePointer(packedGradient), c: tileBuffer + row * nr, ldc: nr,
+                                       alpha: 1, beta: panel == 0 ? 0 : 1)
+                            row += mr
+                        }
+                    }
+                    for k in 0..<m {
+                        let base = target.base + rows.base[k], tile = tileBuffer + k * nr
+                        for j in 0..<columns { base[imageColumns[j]] += tile[j] }
+                    }
+                    first += columns
+                }
+            }
+        }
+        padded.copyInterior(into: inputGradient, geometry: geometry, context: context)
+    }
+
+    // MARK: - Packing
+
+    /// `destination[p·width + j] = source[rowOffsets[p] + columnOffsets[j]]`: one packed sliver.
+    @inline(__always)
+    static func gatherSliver(
+        _ source: UnsafePointer<Float>, rowOffsets: UnsafePointer<Int>, depth: Int,
+        columnOffsets: UnsafePointer<Int>, width: Int, into destination: UnsafeMutablePointer<Float>
+    ) {
+        switch width {
+        case 32: gatherSliver(source, rowOffsets: rowOffsets, depth: depth, columnOffsets: columnOffsets,
+                              fixedWidth: 32, into: destination)
+        case 16: gatherSliver(source, rowOffsets: rowOffsets, depth: depth, columnOffsets: columnOffsets,
+                              fixedWidth: 16, into: destination)
+        default: gatherSliver(source, rowOffsets: rowOffsets, depth: depth, columnOffsets: columnOffsets,
+                              fixedWidth: width, into: destination)
+        }
+    }
+
+    @inline(__always)
+    private static func gatherSliver(
+        _ source: UnsafePointer<Float>, rowOffsets: UnsafePointer<Int>, depth: Int,
+        columnOffsets: UnsafePointer<Int>, fixedWidth width: Int, into destination: UnsafeMutablePointer<Float>
+    ) {
+        var p = 0
+        while p < depth {
+            let row = source + rowOffsets[p]
+            let target = destination + p &* width
+            var j = 0
+            while j < width {
+                target[j] = row[columnOffsets[j]]
+                j &+= 1
+            }
+            p &+= 1
+        }
+    }
+
+    /// Packs rows `0..<rows` of the output gradient at positions `firstPosition..<firstPosition+count`
+    /// (running across images) into MR-tall slivers of depth `count`, zero rows up to `paddedRows`.
+    private static func packGradientRows(
+        _ gradient: UnsafePointer<Float>, rows: Int, paddedRows: Int, sliverHeight mr: Int,
+        firstPosition: Int, count: Int, positions: Int, into destination: UnsafeMutablePointer<Float>
+    ) {
+        var done = 0
+        while done < count {
+            let image = (firstPosition + done) / positions, position = (firstPosition + done) % positions
+            let run = min(count - done, positions - position)
+            let imageBase = gradient + image * rows * positions + position
+            for row in 0..<rows {
+                let sourceRow = imageBase + row * positions
+                let target = destination + (row / mr) * mr * count + done * mr + row % mr
+                var t = 0
+                while t < run {
+                    target[t &* mr] = sourceRow[t]
+                    t &+= 1
+                }
+            }
+            done += run
+        }
+        for row in rows..<paddedRows {
+            let target = destination + (row / mr) * mr * count + row % mr
+            for p in 0..<count { target[p * mr] = 0 }
+        }
+    }
+
+    /// Writes tile rows `rows` (columns `0..<count`) to the `[N, rows, positions]` output, the
+    /// columns being output positions `firstPosition…` that may run across images.
+    private static func scatterTile(
+        _ tile: UnsafePointer<Float>, tileStride: Int, rows: Range<Int>, firstPosition: Int, count: Int,
+        positions: Int, into output: UnsafeMutablePointer<Float>
+    ) {
+        let channels = rows.upperBound
+        var done = 0
+        while done < count {
+            let image = (firstPosition + done) / positions, position = (firstPosition + done) % positions
+            let run = min(count - done, positions - position)
+            for row in rows {
+                (output + (image * channels + row) * positions + position)
+                    .update(from: tile + row * tileStride + done, count: run)
+            }
+            done += run
+        }
+    }
+
+    private static func scatterTile(
+        _ tile: UnsafeMutablePointer<Float>, tileStride: Int, rows: Range<Int>, firstPosition: Int, count: Int,
+        positions: Int, into output: UnsafeMutablePointer<Float>
+    ) {
+        scatterTile(UnsafePointer(tile), tileStride: tileStride, rows: rows, firstPosition: firstPosition,
+                    count: count, positions: positions, into: output)
+    }
+}

@@ -1,0 +1,109 @@
+import SSLTensor
+import SSLTestSupport
+import XCTest
+
+/// conv2d's three products (output, input gradient, weight gradient) against the definition,
+/// summed in double precision, on shapes that exercise every path of the batched kernels:
+/// tiles running across image boundaries, several depth panels, partial tiles, the transposed
+/// and the scatter input-gradient paths, 1×1 and non-square kernels, and more threads than images.
+final class ConvolutionTests: XCTestCase {
+    private struct Case {
+        let batch, channels, height, width, outChannels, kernelHeight, kernelWidth, stride, padding: Int
+        var outputHeight: Int { (height + 2 * padding - kernelHeight) / stride + 1 }
+        var outputWidth: Int { (width + 2 * padding - kernelWidth) / stride + 1 }
+    }
+
+    /// Calls `body(n, o, c, oy, ox, iy, ix, ky, kx)` for every in-image product term of the convolution.
+    private func forEachTerm(_ s: Case, _ body: (Int, Int, Int, Int, Int, Int, Int, Int, Int) -> Void) {
+        for n in 0..<s.batch {
+            for o in 0..<s.outChannels {
+                for oy in 0..<s.outputHeight {
+                    for ox in 0..<s.outputWidth {
+                        for c in 0..<s.channels {
+                            for ky in 0..<s.kernelHeight {
+                                let iy = oy * s.stride - s.padding + ky
+                                if iy < 0 || iy >= s.height { continue }
+                                for kx in 0..<s.kernelWidth {
+                                    let ix = ox * s.stride - s.padding + kx
+                                    if ix < 0 || ix >= s.width { continue }
+                                    body(n, o, c, oy, ox, iy, ix, ky, kx)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private func check(_ s: Case, kernel: GEMMMicroKernel, threads: Int, file: StaticString = #filePath, line: UInt = #line) {
+        let seed = UInt64(s.channels * 1000 + s.outChannels * 10 + s.stride)
+        let xShape = [s.batch, s.channels, s.height, s.width]
+        let wShape = [s.outChannels, s.channels, s.kernelHeight, s.kernelWidth]
+        let yShape = [s.batch, s.outChannels, s.outputHeight, s.outputWidth]
+        let xValues = testTensor(xShape, seed: seed).scalars
+        let wValues = testTensor(wShape, seed: seed + 1).scalars
+        let gValues = testTensor(yShape, seed: seed + 2).scalars
+        func xIndex(_ n: Int, _ c: Int, _ iy: Int, _ ix: Int) -> Int { ((n * s.channels + c) * s.height + iy) * s.width + ix }
+        func wIndex(_ o: Int, _ c: Int, _ ky: Int, _ kx: Int) -> Int {
+            ((o * s.channels + c) * s.kernelHeight + ky) * s.kernelWidth + kx
+        }
+        func yIndex(_ n: Int, _ o: Int, _ oy: Int, _ ox: Int) -> Int {
+            ((n * s.outChannels + o) * s.outputHeight + oy) * s.outputWidth + ox
+        }
+        var y = [Double](repeating: 0, count: yShape.reduce(1, *))
+        var dx = [Double](repeating: 0, count: xValues.count)
+        var dw = [Double](repeating: 0, count: wValues.count)
+        forEachTerm(s) { n, o, c, oy, ox, iy, ix, ky, kx in
+            let xi = xIndex(n, c, iy, ix), wi = wIndex(o, c, ky, kx), yi = yIndex(n, o, oy, ox)
+            y[yi] += Double(xValues[xi]) * Double(wValues[wi])
+            dx[xi] += Double(gValues[yi]) * Double(wValues[wi])
+            dw[wi] += Double(gValues[yi]) * Double(xValues[xi])
+        }
+
+        let context = ComputeContext(threadCount: threads, gemmKernel: kernel)
+        ComputeContext.$current.withValue(context) {
+            let x = Tensor(shape: xShape, scalars: xValues).requiringGrad()
+            let w = Tensor(shape: wShape, scalars: wValues).requiringGrad()
+            let output = x.conv2d(weight: w, stride: s.stride, padding: s.padding)
+            XCTAssertEqual(output.shape, yShape, file: file, line: line)
+            output.backward(gradient: Tensor(shape: yShape, scalars: gValues))
+            let label = "\(s) kernel \(kernel) threads \(threads)"
+            let depth = Float(s.channels * s.kernelHeight * s.kernelWidth)
+            assertClose(output.scalars, y.map { Float($0) }, rtol: 1e-4, atol: depth.squareRoot() * 2e-6,
+                        "output \(label)", file: file, line: line)
+            assertClose(x.grad?.scalars ?? [], dx.map { Float($0) }, rtol: 1e-4, atol: 1e-4,
+                        "input gradient \(label)", file: file, line: line)
+            assertClose(w.grad?.scalars ?? [], dw.map { Float($0) }, rtol: 1e-4, atol: 1e-4,
+                        "weight gradient \(label)", file: file, line: line)
+        }
+    }
+
+    private let cases: [Case] = [
+        // 63 positions per image: tiles cross image boundaries; 5 channels take the scatter path.
+        Case(batch: 3, channels: 5, height: 9, width: 7, outChannels: 13, kernelHeight: 3, kernelWidth: 3, stride: 1, padding: 1),
+        // Transposed input-gradient path; 16 positions per image.
+        Case(batch: 2, channels: 9, height: 4, width: 4, outChannels: 14, kernelHeight: 3, kernelWidth: 3, stride: 1, padding: 1),
+        // 270-deep columns: two forward panels.
+        Case(batch: 3, channels: 30, height: 6, width: 5, outChannels: 7, kernelHeight: 3, kernelWidth: 3, stride: 1, padding: 1),
+        Case(batch: 2, channels: 4, height: 9, width: 9, outChannels: 6, kernelHeight: 3, kernelWidth: 3, stride: 2, padding: 1),
+        // Non-square kernel, stride 3, no padding.
+        Case(batch: 1, channels: 3, height: 7, width: 6, outChannels: 5, kernelHeight: 2, kernelWidth: 3, stride: 3, padding: 0),
+        // 1×1 with stride 2.
+        Case(batch: 4, channels: 6, height: 5, width: 5, outChannels: 8, kernelHeight: 1, kernelWidth: 1, stride: 2, padding: 0),
+        // 5×5 with padding 2, transposed path.
+        Case(batch: 2, channels: 10, height: 5, width: 5, outChannels: 3, kernelHeight: 5, kernelWidth: 5, stride: 1, padding: 2),
+        // 300 output channels: the scatter path's depth runs over two panels.
+        Case(batch: 1, channels: 2, height: 3, width: 3, outChannels: 300, kernelHeight: 3, kernelWidth: 3, stride: 2, padding: 1),
+        // 432 output positions: the weight gradient's depth is split between workers and panels.
+        Case(batch: 3, channels: 9, height: 12, width: 12, outChannels: 16, kernelHeight: 3, kernelWidth: 3, stride: 1, padding: 1),
+    ]
+
+    func testEveryProductMatchesTheDefinitionForEveryKernelAndThreadCount() {
+        for kernel in GEMMMicroKernel.allCases where kernel.isSupported {
+            for threads in [1, 2, 3] {
+                for s in cases { check(s, kernel: kernel, threads: threads) }
+            }
+        }
+    }
+}
