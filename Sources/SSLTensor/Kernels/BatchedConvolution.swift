@@ -48,7 +48,7 @@ enum BatchedConvolution {
         let perWorker = panels.maximumDepth * nr + paddedRows * nr
         let scratch = pool.allocate(count: threads * perWorker)
         defer { pool.release(scratch.pointer, capacity: scratch.capacity) }
-        let columnOffsetTable = UnsafeMutablePointer<Int>.allocate(capacity: threads * nr)
+        let columnOffsetTable = UnsafeMutablePointer<Int>.allocate(capacity: threads * 4 * nr)
         defer { columnOffsetTable.deallocate() }
 
         let source = SendablePointer(padded.pointer), weights = SendablePointer(packedWeights.pointer)
@@ -59,20 +59,23 @@ enum BatchedConvolution {
             let worker = range.lowerBound / ((slivers + threads - 1) / threads)
             let packedColumns = buffers.base + worker * perWorker
             let tileBuffer = packedColumns + panels.maximumDepth * nr
-            let columnOffsets = offsets.base + worker * nr
+            let columnOffsets = offsets.base + worker * 4 * nr
+            let runs = columnOffsets + nr
             for sliver in range {
                 let first = sliver * nr
                 let columns = min(nr, total - first)
                 padded.fillColumnOffsets(columnOffsets, firstPosition: first, count: columns, width: nr,
                                          geometry: geometry)
+                let runCount = contiguousRuns(of: UnsafePointer(columnOffsets), width: nr, into: runs)
                 let image = first / positions, position = first % positions
                 // A full sliver inside one image writes its full-height tiles straight into the output.
                 let direct = columns == nr && position + nr <= positions
                 let directRows = direct ? m / mr * mr : 0
                 for panel in 0..<panels.count {
                     let (start, size) = panels[panel]
-                    gatherSliver(UnsafePointer(source.base), rowOffsets: UnsafePointer(rows.base + start), depth: size,
-                                 columnOffsets: UnsafePointer(columnOffsets), width: nr, into: packedColumns)
+                    packSliver(UnsafePointer(source.base), rowOffsets: UnsafePointer(rows.base + start), depth: size,
+                               columnOffsets: UnsafePointer(columnOffsets), runs: UnsafePointer(runs), runCount: runCount,
+                               width: nr, into: packedColumns)
                     let beta: Float = panel == 0 ? 0 : 1
                     let panelWeights = weights.base + panel * paddedRows * panels.maximumDepth
                     var row = 0
@@ -214,7 +217,7 @@ enum BatchedConvolution {
             let perWorker = panels.maximumDepth * nr + paddedRows * nr
             let scratch = pool.allocate(count: threads * perWorker)
             defer { pool.release(scratch.pointer, capacity: scratch.capacity) }
-            let offsetTable = UnsafeMutablePointer<Int>.allocate(capacity: threads * 2 * nr)
+            let offsetTable = UnsafeMutablePointer<Int>.allocate(capacity: threads * 5 * nr)
             defer { offsetTable.deallocate() }
             let target = SendablePointer(padded.pointer), gradient = SendablePointer(outputGradient)
             let weights = SendablePointer(packedWeights.pointer), buffers = SendablePointer(scratch.pointer)
@@ -226,8 +229,9 @@ enum BatchedConvolution {
                 if firstImage >= endImage { return }
                 let packedGradient = buffers.base + worker * perWorker
                 let tileBuffer = packedGradient + panels.maximumDepth * nr
-                let gradientColumns = offsets.base + worker * 2 * nr
+                let gradientColumns = offsets.base + worker * 5 * nr
                 let imageColumns = gradientColumns + nr
+                let runs = imageColumns + nr
                 let end = endImage * positions
                 var first = firstImage * positions
                 while first < end {
@@ -242,11 +246,12 @@ enum BatchedConvolution {
                     }
                     padded.fillColumnOffsets(imageColumns, firstPosition: first, count: columns, width: nr,
                                              geometry: geometry)
+                    let runCount = contiguousRuns(of: UnsafePointer(gradientColumns), width: nr, into: runs)
                     for panel in 0..<panels.count {
                         let (start, size) = panels[panel]
-                        gatherSliver(UnsafePointer(gradient.base), rowOffsets: UnsafePointer(gradientRows.base + start),
-                                     depth: size, columnOffsets: UnsafePointer(gradientColumns), width: nr,
-                                     into: packedGradient)
+                        packSliver(UnsafePointer(gradient.base), rowOffsets: UnsafePointer(gradientRows.base + start),
+                                   depth: size, columnOffsets: UnsafePointer(gradientColumns), runs: UnsafePointer(runs),
+                                   runCount: runCount, width: nr, into: packedGradient)
                         let panelWeights = weights.base + panel * paddedRows * panels.maximumDepth
                         var row = 0
                         while row < m {
@@ -268,6 +273,66 @@ enum BatchedConvolution {
     }
 
     // MARK: - Packing
+
+    /// Splits a sliver's column offsets into runs of consecutive addresses, written as
+    /// (first column, offset, length) triples; returns the number of runs.
+    @inline(__always)
+    static func contiguousRuns(of offsets: UnsafePointer<Int>, width: Int, into runs: UnsafeMutablePointer<Int>) -> Int {
+        var count = 0, start = 0
+        for j in 1...width where j == width || offsets[j] != offsets[j - 1] + 1 {
+            runs[3 * count] = start
+            runs[3 * count + 1] = offsets[start]
+            runs[3 * count + 2] = j - start
+            count += 1
+            start = j
+        }
+        return count
+    }
+
+    /// Packs one sliver: by vector copies of its runs when they are long (stride-1 positions
+    /// within an output row), else by gathering element by element.
+    @inline(__always)
+    static func packSliver(
+        _ source: UnsafePointer<Float>, rowOffsets: UnsafePointer<Int>, depth: Int, columnOffsets: UnsafePointer<Int>,
+        runs: UnsafePointer<Int>, runCount: Int, width: Int, into destination: UnsafeMutablePointer<Float>
+    ) {
+        if runCount * 4 > width {
+            gatherSliver(source, rowOffsets: rowOffsets, depth: depth, columnOffsets: columnOffsets, width: width,
+                         into: destination)
+            return
+        }
+        var p = 0
+        while p < depth {
+            let row = source + rowOffsets[p]
+            let target = destination + p &* width
+            var run = 0
+            while run < runCount {
+                copyFloats(from: row + runs[3 &* run &+ 1], to: target + runs[3 &* run], count: runs[3 &* run &+ 2])
+                run &+= 1
+            }
+            p &+= 1
+        }
+    }
+
+    @inline(__always)
+    static func copyFloats(from source: UnsafePointer<Float>, to destination: UnsafeMutablePointer<Float>, count: Int) {
+        let from = UnsafeRawPointer(source), to = UnsafeMutableRawPointer(destination)
+        var i = 0
+        while i &+ 8 <= count {
+            to.storeBytes(of: from.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self),
+                          toByteOffset: i &* 4, as: SIMD8<Float>.self)
+            i &+= 8
+        }
+        if i &+ 4 <= count {
+            to.storeBytes(of: from.loadUnaligned(fromByteOffset: i &* 4, as: SIMD4<Float>.self),
+                          toByteOffset: i &* 4, as: SIMD4<Float>.self)
+            i &+= 4
+        }
+        while i < count {
+            destination[i] = source[i]
+            i &+= 1
+        }
+    }
 
     /// `destination[p·width + j] = source[rowOffsets[p] + columnOffsets[j]]`: one packed sliver.
     @inline(__always)
