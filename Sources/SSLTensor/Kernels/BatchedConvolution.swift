@@ -14,9 +14,11 @@
 /// weights are packed once per call instead of once per image.
 enum BatchedConvolution {
     /// `output[n, o, oy, ox] = Σ_k weight[o, k] · columns[k, (n, oy, ox)]`: the forward pass.
-    /// `weight` is `[O, C·KH·KW]` row-major; `output` is `[N, O, OH, OW]`.
+    /// `paddedInput` holds the images with the padding written out (`PaddedImages.writePadded`;
+    /// the images themselves when the padding is 0); `weight` is `[O, C·KH·KW]` row-major;
+    /// `output` is `[N, O, OH, OW]`.
     static func forward(
-        input: UnsafePointer<Float>, batch: Int, weight: UnsafePointer<Float>, outChannels: Int,
+        paddedInput input: UnsafePointer<Float>, batch: Int, weight: UnsafePointer<Float>, outChannels: Int,
         geometry: ConvolutionGeometry, output: UnsafeMutablePointer<Float>, context: ComputeContext
     ) {
         let kernel = context.gemmKernel
@@ -24,8 +26,7 @@ enum BatchedConvolution {
         let m = outChannels, depth = geometry.columnRows, positions = geometry.columnCount
         let total = batch * positions
         if m == 0 || total == 0 { return }
-        let padded = PaddedImages(input, batch: batch, geometry: geometry, context: context)
-        defer { padded.release(context: context) }
+        let padded = PaddedImages(alreadyPadded: input, batch: batch, geometry: geometry)
         let rowOffsets = padded.depthRowOffsets(geometry)
         defer { rowOffsets.deallocate() }
         let panels = PanelSplit(depth: depth, maximumDepth: kernel.panelDepth)
@@ -60,13 +61,13 @@ enum BatchedConvolution {
             let packedColumns = buffers.base + worker * perWorker
             let tileBuffer = packedColumns + panels.maximumDepth * nr
             let columnOffsets = offsets.base + worker * 4 * nr
-            let runs = columnOffsets + nr
+            let program = columnOffsets + nr
             for sliver in range {
                 let first = sliver * nr
                 let columns = min(nr, total - first)
                 padded.fillColumnOffsets(columnOffsets, firstPosition: first, count: columns, width: nr,
                                          geometry: geometry)
-                let runCount = contiguousRuns(of: UnsafePointer(columnOffsets), width: nr, into: runs)
+                let moves = copyProgram(of: UnsafePointer(columnOffsets), width: nr, into: program)
                 let image = first / positions, position = first % positions
                 // A full sliver inside one image writes its full-height tiles straight into the output.
                 let direct = columns == nr && position + nr <= positions
@@ -74,7 +75,7 @@ enum BatchedConvolution {
                 for panel in 0..<panels.count {
                     let (start, size) = panels[panel]
                     packSliver(UnsafePointer(source.base), rowOffsets: UnsafePointer(rows.base + start), depth: size,
-                               columnOffsets: UnsafePointer(columnOffsets), runs: UnsafePointer(runs), runCount: runCount,
+                               columnOffsets: UnsafePointer(columnOffsets), program: UnsafePointer(program), moves: moves,
                                width: nr, into: packedColumns)
                     let beta: Float = panel == 0 ? 0 : 1
                     let panelWeights = weights.base + panel * paddedRows * panels.maximumDepth
@@ -104,7 +105,7 @@ enum BatchedConvolution {
     /// of the batch. Each worker sums the products of its share of the positions into a private
     /// accumulator; the accumulators are added at the end.
     static func weightGradient(
-        outputGradient: UnsafePointer<Float>, input: UnsafePointer<Float>, batch: Int, outChannels: Int,
+        outputGradient: UnsafePointer<Float>, paddedInput input: UnsafePointer<Float>, batch: Int, outChannels: Int,
         geometry: ConvolutionGeometry, into weightGradient: UnsafeMutablePointer<Float>, context: ComputeContext
     ) {
         let kernel = context.gemmKernel
@@ -116,8 +117,7 @@ enum BatchedConvolution {
             weightGradient.update(repeating: 0, count: m * n)
             return
         }
-        let padded = PaddedImages(input, batch: batch, geometry: geometry, context: context)
-        defer { padded.release(context: context) }
+        let padded = PaddedImages(alreadyPadded: input, batch: batch, geometry: geometry)
         let paddedRows = roundUp(m, to: mr), paddedColumns = roundUp(n, to: nr)
         // Columns past n read offset 0 (inside the image); their results are never copied out.
         let rowOffsets = padded.depthRowOffsets(geometry, count: paddedColumns)
@@ -155,8 +155,9 @@ enum BatchedConvolution {
                 var column = 0
                 while column < paddedColumns {
                     // Here the positions are the depth and the kernel taps the columns.
-                    gatherSliver(UnsafePointer(source.base), rowOffsets: UnsafePointer(positionOffsets), depth: size,
-                                 columnOffsets: UnsafePointer(columnTable.base + column), width: nr, into: packedColumns)
+                    packTapSliver(UnsafePointer(source.base), positionOffsets: UnsafePointer(positionOffsets),
+                                  depth: size, tapOffsets: UnsafePointer(columnTable.base + column), width: nr,
+                                  into: packedColumns)
                     var row = 0
                     while row < paddedRows {
                         kernel.run(depth: size, a: UnsafePointer(packedGradient + row * size),
@@ -231,7 +232,7 @@ enum BatchedConvolution {
                 let tileBuffer = packedGradient + panels.maximumDepth * nr
                 let gradientColumns = offsets.base + worker * 5 * nr
                 let imageColumns = gradientColumns + nr
-                let runs = imageColumns + nr
+                let program = imageColumns + nr
                 let end = endImage * positions
                 var first = firstImage * positions
                 while first < end {
@@ -246,12 +247,12 @@ enum BatchedConvolution {
                     }
                     padded.fillColumnOffsets(imageColumns, firstPosition: first, count: columns, width: nr,
                                              geometry: geometry)
-                    let runCount = contiguousRuns(of: UnsafePointer(gradientColumns), width: nr, into: runs)
+                    let moves = copyProgram(of: UnsafePointer(gradientColumns), width: nr, into: program)
                     for panel in 0..<panels.count {
                         let (start, size) = panels[panel]
                         packSliver(UnsafePointer(gradient.base), rowOffsets: UnsafePointer(gradientRows.base + start),
-                                   depth: size, columnOffsets: UnsafePointer(gradientColumns), runs: UnsafePointer(runs),
-                                   runCount: runCount, width: nr, into: packedGradient)
+                                   depth: size, columnOffsets: UnsafePointer(gradientColumns), program: UnsafePointer(program),
+                                   moves: moves, width: nr, into: packedGradient)
                         let panelWeights = weights.base + panel * paddedRows * panels.maximumDepth
                         var row = 0
                         while row < m {
@@ -274,63 +275,55 @@ enum BatchedConvolution {
 
     // MARK: - Packing
 
-    /// Splits a sliver's column offsets into runs of consecutive addresses, written as
-    /// (first column, offset, length) triples; returns the number of runs.
+    /// Turns a sliver's column offsets into a copy program of four-float moves: pairs
+    /// (column, offset) such that copying four floats from `row + offset` to `target + column`
+    /// for every pair writes the sliver row. Each run of consecutive addresses becomes ⌈length/4⌉
+    /// moves, the last one overlapping its neighbour. Returns the number of moves, or nil when a
+    /// run is shorter than four (stride > 1): such slivers are gathered element by element.
     @inline(__always)
-    static func contiguousRuns(of offsets: UnsafePointer<Int>, width: Int, into runs: UnsafeMutablePointer<Int>) -> Int {
+    static func copyProgram(of offsets: UnsafePointer<Int>, width: Int, into program: UnsafeMutablePointer<Int>) -> Int? {
         var count = 0, start = 0
         for j in 1...width where j == width || offsets[j] != offsets[j - 1] + 1 {
-            runs[3 * count] = start
-            runs[3 * count + 1] = offsets[start]
-            runs[3 * count + 2] = j - start
-            count += 1
+            let length = j - start
+            if length < 4 { return nil }
+            var column = start
+            while true {
+                let move = min(column, j - 4)
+                program[2 * count] = move
+                program[2 * count + 1] = offsets[start] + (move - start)
+                count += 1
+                if move == j - 4 { break }
+                column += 4
+            }
             start = j
         }
         return count
     }
 
-    /// Packs one sliver: by vector copies of its runs when they are long (stride-1 positions
-    /// within an output row), else by gathering element by element.
+    /// Packs one sliver: by the four-float moves of its copy program when it has one, else by
+    /// gathering element by element.
     @inline(__always)
     static func packSliver(
         _ source: UnsafePointer<Float>, rowOffsets: UnsafePointer<Int>, depth: Int, columnOffsets: UnsafePointer<Int>,
-        runs: UnsafePointer<Int>, runCount: Int, width: Int, into destination: UnsafeMutablePointer<Float>
+        program: UnsafePointer<Int>, moves: Int?, width: Int, into destination: UnsafeMutablePointer<Float>
     ) {
-        if runCount * 4 > width {
+        guard let moves else {
             gatherSliver(source, rowOffsets: rowOffsets, depth: depth, columnOffsets: columnOffsets, width: width,
                          into: destination)
             return
         }
         var p = 0
         while p < depth {
-            let row = source + rowOffsets[p]
-            let target = destination + p &* width
-            var run = 0
-            while run < runCount {
-                copyFloats(from: row + runs[3 &* run &+ 1], to: target + runs[3 &* run], count: runs[3 &* run &+ 2])
-                run &+= 1
+            let row = UnsafeRawPointer(source + rowOffsets[p])
+            let target = UnsafeMutableRawPointer(destination + p &* width)
+            var move = 0
+            while move < moves {
+                let column = program[2 &* move], offset = program[2 &* move &+ 1]
+                target.storeBytes(of: row.loadUnaligned(fromByteOffset: offset &* 4, as: SIMD4<Float>.self),
+                                  toByteOffset: column &* 4, as: SIMD4<Float>.self)
+                move &+= 1
             }
             p &+= 1
-        }
-    }
-
-    @inline(__always)
-    static func copyFloats(from source: UnsafePointer<Float>, to destination: UnsafeMutablePointer<Float>, count: Int) {
-        let from = UnsafeRawPointer(source), to = UnsafeMutableRawPointer(destination)
-        var i = 0
-        while i &+ 8 <= count {
-            to.storeBytes(of: from.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self),
-                          toByteOffset: i &* 4, as: SIMD8<Float>.self)
-            i &+= 8
-        }
-        if i &+ 4 <= count {
-            to.storeBytes(of: from.loadUnaligned(fromByteOffset: i &* 4, as: SIMD4<Float>.self),
-                          toByteOffset: i &* 4, as: SIMD4<Float>.self)
-            i &+= 4
-        }
-        while i < count {
-            destination[i] = source[i]
-            i &+= 1
         }
     }
 
@@ -365,6 +358,70 @@ enum BatchedConvolution {
                 j &+= 1
             }
             p &+= 1
+        }
+    }
+
+    /// Copies `count` floats with vector moves (short rows, where a `memmove` call costs more
+    /// than the copy).
+    @inline(__always)
+    static func copyFloats(from source: UnsafePointer<Float>, to destination: UnsafeMutablePointer<Float>, count: Int) {
+        let from = UnsafeRawPointer(source), to = UnsafeMutableRawPointer(destination)
+        var i = 0
+        while i &+ 4 <= count {
+            to.storeBytes(of: from.loadUnaligned(fromByteOffset: i &* 4, as: SIMD4<Float>.self),
+                          toByteOffset: i &* 4, as: SIMD4<Float>.self)
+            i &+= 4
+        }
+        while i < count {
+            destination[i] = source[i]
+            i &+= 1
+        }
+    }
+
+    /// Packs one sliver of the transposed column matrix, `destination[p·width + j] =
+    /// source[positionOffsets[p] + tapOffsets[j]]` (depth = output positions, columns = kernel
+    /// taps). Four positions at consecutive addresses (stride 1, one output row) are read as one
+    /// vector per tap and written through 4×4 transposes; other positions element by element.
+    @inline(__always)
+    static func packTapSliver(
+        _ source: UnsafePointer<Float>, positionOffsets: UnsafePointer<Int>, depth: Int, tapOffsets: UnsafePointer<Int>,
+        width: Int, into destination: UnsafeMutablePointer<Float>
+    ) {
+        let raw = UnsafeRawPointer(source)
+        let target = UnsafeMutableRawPointer(destination)
+        var p = 0
+        while p < depth {
+            let base = positionOffsets[p]
+            if width & 3 == 0 && p &+ 4 <= depth && positionOffsets[p &+ 3] == base &+ 3 {
+                var j = 0
+                while j < width {
+                    let r0 = raw.loadUnaligned(fromByteOffset: (base &+ tapOffsets[j]) &* 4, as: SIMD4<Float>.self)
+                    let r1 = raw.loadUnaligned(fromByteOffset: (base &+ tapOffsets[j &+ 1]) &* 4, as: SIMD4<Float>.self)
+                    let r2 = raw.loadUnaligned(fromByteOffset: (base &+ tapOffsets[j &+ 2]) &* 4, as: SIMD4<Float>.self)
+                    let r3 = raw.loadUnaligned(fromByteOffset: (base &+ tapOffsets[j &+ 3]) &* 4, as: SIMD4<Float>.self)
+                    let t0 = SIMD4(r0[0], r1[0], r0[1], r1[1]), t1 = SIMD4(r0[2], r1[2], r0[3], r1[3])
+                    let t2 = SIMD4(r2[0], r3[0], r2[1], r3[1]), t3 = SIMD4(r2[2], r3[2], r2[3], r3[3])
+                    let row = (p &* width &+ j) &* 4, step = width &* 4
+                    target.storeBytes(of: SIMD4(lowHalf: t0.lowHalf, highHalf: t2.lowHalf), toByteOffset: row,
+                                      as: SIMD4<Float>.self)
+                    target.storeBytes(of: SIMD4(lowHalf: t0.highHalf, highHalf: t2.highHalf), toByteOffset: row &+ step,
+                                      as: SIMD4<Float>.self)
+                    target.storeBytes(of: SIMD4(lowHalf: t1.lowHalf, highHalf: t3.lowHalf),
+                                      toByteOffset: row &+ 2 &* step, as: SIMD4<Float>.self)
+                    target.storeBytes(of: SIMD4(lowHalf: t1.highHalf, highHalf: t3.highHalf),
+                                      toByteOffset: row &+ 3 &* step, as: SIMD4<Float>.self)
+                    j &+= 4
+                }
+                p &+= 4
+            } else {
+                let row = source + base, out = destination + p &* width
+                var j = 0
+                while j < width {
+                    out[j] = row[tapOffsets[j]]
+                    j &+= 1
+                }
+                p &+= 1
+            }
         }
     }
 

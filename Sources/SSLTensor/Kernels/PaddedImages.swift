@@ -1,5 +1,5 @@
-/// A batch of images with the convolution's zero padding written out
-/// (`[N, C, H + 2p, W + 2p]`), from the buffer pool; the input itself when there is no padding.
+/// A batch of images with the convolution's zero padding written out (`[N, C, H + 2p, W + 2p]`):
+/// its layout, and the offset tables the batched convolution packs through.
 struct PaddedImages: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<Float>
     let capacity: Int
@@ -10,40 +10,41 @@ struct PaddedImages: @unchecked Sendable {
     /// Floats per padded image, `C·Hp·Wp`.
     let imageSize: Int
 
-    /// A padded copy of `images` (or the images themselves when the padding is 0).
-    init(_ images: UnsafePointer<Float>, batch: Int, geometry: ConvolutionGeometry, context: ComputeContext) {
+    /// The layout of images that are already padded (`[N, C, H + 2p, W + 2p]`, see
+    /// `writePadded`), or of the unpadded images when the padding is 0. Owns nothing.
+    init(alreadyPadded images: UnsafePointer<Float>, batch: Int, geometry: ConvolutionGeometry) {
         let p = geometry.padding
         paddedHeight = geometry.height + 2 * p
         paddedWidth = geometry.width + 2 * p
         planeCount = batch * geometry.channels
         imageSize = geometry.channels * paddedHeight * paddedWidth
-        if p == 0 {
-            pointer = UnsafeMutablePointer(mutating: images)
-            capacity = 0
-            ownsBuffer = false
-            return
-        }
-        let planes = planeCount
+        pointer = UnsafeMutablePointer(mutating: images)
+        capacity = 0
+        ownsBuffer = false
+    }
+
+    /// Writes `images` (`[N, C, H, W]`) with `geometry.padding` zeros around every plane into
+    /// `target` (`[N, C, H + 2p, W + 2p]`).
+    static func writePadded(
+        _ images: UnsafePointer<Float>, batch: Int, geometry: ConvolutionGeometry,
+        into target: UnsafeMutablePointer<Float>, context: ComputeContext
+    ) {
+        let p = geometry.padding, height = geometry.height, width = geometry.width
+        let paddedHeight = height + 2 * p, paddedWidth = width + 2 * p
         let planeSize = paddedHeight * paddedWidth
-        let buffer = context.bufferPool.allocate(count: max(1, planes * planeSize))
-        pointer = buffer.pointer
-        capacity = buffer.capacity
-        ownsBuffer = true
-        let source = SendablePointer(images), target = SendablePointer(buffer.pointer)
-        let height = geometry.height, width = geometry.width, paddedWidth = paddedWidth
-        let paddedHeight = paddedHeight
-        ParallelLoop.forEachChunk(count: planes, minimumChunk: 16, threads: context.threadCount) { range in
+        let source = SendablePointer(images), destination = SendablePointer(target)
+        ParallelLoop.forEachChunk(count: batch * geometry.channels, minimumChunk: 16, threads: context.threadCount) { range in
             for plane in range {
                 let from = source.base + plane * height * width
-                let to = target.base + plane * planeSize
+                let to = destination.base + plane * planeSize
                 to.update(repeating: 0, count: p * paddedWidth)
                 for y in 0..<height {
                     let line = to + (y + p) * paddedWidth
-                    line.update(repeating: 0, count: p)
-                    (line + p).update(from: from + y * width, count: width)
-                    (line + p + width).update(repeating: 0, count: p)
+                    for x in 0..<p { line[x] = 0 }
+                    BatchedConvolution.copyFloats(from: from + y * width, to: line + p, count: width)
+                    for x in 0..<p { line[p + width + x] = 0 }
                 }
-                (to + (p + height) * paddedWidth).update(repeating: 0, count: (paddedHeight - p - height) * paddedWidth)
+                (to + (p + height) * paddedWidth).update(repeating: 0, count: p * paddedWidth)
             }
         }
     }

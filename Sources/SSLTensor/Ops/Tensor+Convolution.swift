@@ -31,18 +31,21 @@ extension Tensor {
         let kernel = weight.contiguousCopyIfNeeded()
         let batch = shape[0]
         let result = Tensor(uninitializedShape: [batch, outChannels, geometry.outputHeight, geometry.outputWidth])
-        Tensor.convolutionForward(input: input, weight: kernel, bias: bias?.contiguousCopyIfNeeded(),
+        // The padded copy serves the forward product and, kept for backward, the weight gradient.
+        let paddedInput = Tensor.zeroPadded(input, geometry: geometry)
+        Tensor.convolutionForward(paddedInput: paddedInput, weight: kernel, bias: bias?.contiguousCopyIfNeeded(),
                                   geometry: geometry, into: result)
-        let savedInput = input.detach(), savedWeight = kernel.detach()
+        let inputShape = input.shape, savedWeight = kernel.detach()
+        let savedPaddedInput = paddedInput.detach()
         var inputs = [self, weight]
         if let bias { inputs.append(bias) }
         return Tensor.record(result, operation: "conv2d", inputs: inputs) { gradient, needs in
             let gradient = gradient.contiguousCopyIfNeeded()
             let context = ComputeContext.current
-            let batch = savedInput.shape[0], outChannels = savedWeight.shape[0]
+            let batch = inputShape[0], outChannels = savedWeight.shape[0]
             var inputGradient: Tensor?
             if needs[0] {
-                let result = Tensor(uninitializedShape: savedInput.shape)
+                let result = Tensor(uninitializedShape: inputShape)
                 // With stride 1, dX is a convolution of dY with the flipped, transposed kernel
                 // (padding k − 1 − p): the forward product, with its deep panels. Few input channels
                 // would leave that product's tiles mostly empty; the column path serves them.
@@ -53,8 +56,9 @@ extension Tensor {
                         channels: outChannels, height: geometry.outputHeight, width: geometry.outputWidth,
                         kernelHeight: geometry.kernelHeight, kernelWidth: geometry.kernelWidth, stride: 1,
                         padding: geometry.kernelHeight - 1 - geometry.padding)
+                    let paddedGradient = Tensor.zeroPadded(gradient, geometry: transposedGeometry)
                     BatchedConvolution.forward(
-                        input: gradient.dataPointer, batch: batch, weight: flipped.dataPointer,
+                        paddedInput: paddedGradient.dataPointer, batch: batch, weight: flipped.dataPointer,
                         outChannels: geometry.channels, geometry: transposedGeometry, output: result.dataPointer,
                         context: context)
                 } else {
@@ -68,7 +72,7 @@ extension Tensor {
             if needs[1] {
                 let result = Tensor(uninitializedShape: savedWeight.shape)
                 BatchedConvolution.weightGradient(
-                    outputGradient: gradient.dataPointer, input: savedInput.dataPointer, batch: batch,
+                    outputGradient: gradient.dataPointer, paddedInput: savedPaddedInput.dataPointer, batch: batch,
                     outChannels: outChannels, geometry: geometry, into: result.dataPointer, context: context)
                 weightGradient = result
             }
@@ -80,13 +84,25 @@ extension Tensor {
         }
     }
 
+    /// The images of `input` (`[N, C, H, W]`, contiguous) with the padding of `geometry` written
+    /// out as zeros; `input` itself when the padding is 0.
+    static func zeroPadded(_ input: Tensor, geometry: ConvolutionGeometry) -> Tensor {
+        guard geometry.padding > 0 else { return input }
+        let p = geometry.padding
+        let result = Tensor(uninitializedShape: [input.shape[0], geometry.channels, geometry.height + 2 * p,
+                                                 geometry.width + 2 * p])
+        PaddedImages.writePadded(input.dataPointer, batch: input.shape[0], geometry: geometry, into: result.dataPointer,
+                                 context: .current)
+        return result
+    }
+
     static func convolutionForward(
-        input: Tensor, weight: Tensor, bias: Tensor?, geometry: ConvolutionGeometry, into result: Tensor
+        paddedInput: Tensor, weight: Tensor, bias: Tensor?, geometry: ConvolutionGeometry, into result: Tensor
     ) {
         let context = ComputeContext.current
-        let batch = input.shape[0], outChannels = weight.shape[0], positions = geometry.columnCount
+        let batch = paddedInput.shape[0], outChannels = weight.shape[0], positions = geometry.columnCount
         BatchedConvolution.forward(
-            input: input.dataPointer, batch: batch, weight: weight.dataPointer, outChannels: outChannels,
+            paddedInput: paddedInput.dataPointer, batch: batch, weight: weight.dataPointer, outChannels: outChannels,
             geometry: geometry, output: result.dataPointer, context: context)
         guard let bias else { return }
         let values = SendablePointer(bias.dataPointer), output = SendablePointer(result.dataPointer)
