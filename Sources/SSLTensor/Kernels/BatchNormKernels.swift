@@ -17,7 +17,9 @@ enum BatchNormKernels {
         ParallelLoop.forEachChunk(count: layout.channels, minimumChunk: 1, threads: threads, body)
     }
 
-    /// Per-channel mean and biased variance (two passes: mean, then centred squares).
+    /// Per-channel mean and biased variance, in one pass: sums of x − k and (x − k)² with k a
+    /// per-channel shift near the mean (the mean of the first row's values), so the variance
+    /// does not cancel catastrophically; partial sums in SIMD lanes, totals in double precision.
     static func statistics(_ x: UnsafePointer<Float>, layout: Layout) -> (mean: [Float], variance: [Float]) {
         var mean = [Float](repeating: 0, count: layout.channels)
         var variance = [Float](repeating: 0, count: layout.channels)
@@ -27,31 +29,40 @@ enum BatchNormKernels {
                 guard let meanBase = meanBuffer.baseAddress, let varianceBase = varianceBuffer.baseAddress else { return }
                 let meanOut = SendablePointer(meanBase), varianceOut = SendablePointer(varianceBase)
                 forChannelChunks(layout) { range in
-                    let width = range.count
-                    var sums = [Double](repeating: 0, count: width)
-                    var squares = [Double](repeating: 0, count: width)
-                    sums.withUnsafeMutableBufferPointer { sum in
-                        squares.withUnsafeMutableBufferPointer { square in
-                            guard let sumBase = sum.baseAddress, let squareBase = square.baseAddress else { return }
-                            for n in 0..<layout.batch {
-                                let row = source.base + n * layout.imageStride + range.lowerBound * layout.spatial
-                                accumulate(row, width: width, spatial: layout.spatial, into: sumBase, shift: nil)
-                            }
-                            let count = Double(layout.perChannel)
-                            var shifts = [Float](repeating: 0, count: width)
-                            for c in 0..<width { shifts[c] = Float(sum[c] / count) }
-                            shifts.withUnsafeBufferPointer { shift in
-                                guard let shiftBase = shift.baseAddress else { return }
-                                for n in 0..<layout.batch {
-                                    let row = source.base + n * layout.imageStride + range.lowerBound * layout.spatial
-                                    accumulate(row, width: width, spatial: layout.spatial, into: squareBase, shift: shiftBase)
-                                }
-                            }
+                    let count = Double(layout.perChannel)
+                    if layout.spatial == 1 {
+                        let width = range.count
+                        var sums = [Double](repeating: 0, count: width), squares = sums
+                        var shifts = [Float](repeating: 0, count: width)
+                        for c in 0..<width { shifts[c] = source.base[range.lowerBound + c] }
+                        for n in 0..<layout.batch {
+                            let row = source.base + n * layout.imageStride + range.lowerBound
                             for c in 0..<width {
-                                meanOut.base[range.lowerBound + c] = shifts[c]
-                                varianceOut.base[range.lowerBound + c] = Float(square[c] / count)
+                                let d = row[c] - shifts[c]
+                                sums[c] += Double(d)
+                                squares[c] += Double(d * d)
                             }
                         }
+                        for c in 0..<width {
+                            let shiftedMean = sums[c] / count
+                            meanOut.base[range.lowerBound + c] = Float(Double(shifts[c]) + shiftedMean)
+                            varianceOut.base[range.lowerBound + c] = Float(Swift.max(0, squares[c] / count - shiftedMean * shiftedMean))
+                        }
+                        return
+                    }
+                    for c in range {
+                        let first = source.base + c * layout.spatial
+                        let shift = sumAndSquares(first, count: layout.spatial, shift: 0).sum / Float(layout.spatial)
+                        var sum = 0.0, square = 0.0
+                        for n in 0..<layout.batch {
+                            let plane = source.base + n * layout.imageStride + c * layout.spatial
+                            let partial = sumAndSquares(plane, count: layout.spatial, shift: shift)
+                            sum += Double(partial.sum)
+                            square += Double(partial.squares)
+                        }
+                        let shiftedMean = sum / count
+                        meanOut.base[c] = Float(Double(shift) + shiftedMean)
+                        varianceOut.base[c] = Float(Swift.max(0, square / count - shiftedMean * shiftedMean))
                     }
                 }
             }
@@ -59,36 +70,52 @@ enum BatchNormKernels {
         return (mean, variance)
     }
 
-    /// Adds, for each of `width` channels, Σ x (or Σ (x − shift)² when `shift` is given) of one
-    /// row of `width × spatial` values.
+    /// Σ (x − shift) and Σ (x − shift)² over `count` floats, in SIMD lanes.
     @inline(__always)
-    private static func accumulate(_ row: UnsafePointer<Float>, width: Int, spatial: Int,
-                                   into totals: UnsafeMutablePointer<Double>, shift: UnsafePointer<Float>?) {
-        if spatial == 1 {
-            if let shift {
-                for c in 0..<width {
-                    let d = row[c] - shift[c]
-                    totals[c] += Double(d * d)
-                }
-            } else {
-                for c in 0..<width { totals[c] += Double(row[c]) }
-            }
-        } else {
-            for c in 0..<width {
-                let plane = row + c * spatial
-                var partial: Float = 0
-                if let shift {
-                    let m = shift[c]
-                    for s in 0..<spatial {
-                        let d = plane[s] - m
-                        partial += d * d
-                    }
-                } else {
-                    for s in 0..<spatial { partial += plane[s] }
-                }
-                totals[c] += Double(partial)
-            }
+    static func sumAndSquares(_ values: UnsafePointer<Float>, count: Int, shift: Float) -> (sum: Float, squares: Float) {
+        let raw = UnsafeRawPointer(values)
+        var sum = SIMD8<Float>(), squares = SIMD8<Float>()
+        let shiftVector = SIMD8<Float>(repeating: shift)
+        var i = 0
+        while i &+ 8 <= count {
+            let d = raw.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self) - shiftVector
+            sum += d
+            squares += d * d
+            i &+= 8
         }
+        var tailSum: Float = 0, tailSquares: Float = 0
+        while i < count {
+            let d = values[i] - shift
+            tailSum += d
+            tailSquares += d * d
+            i &+= 1
+        }
+        return (sum.sum() + tailSum, squares.sum() + tailSquares)
+    }
+
+    /// Σ g and Σ g·(x − mean) over `count` floats, in SIMD lanes.
+    @inline(__always)
+    static func gradientAndProductSums(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, count: Int, mean: Float)
+        -> (sum: Float, product: Float)
+    {
+        let rawG = UnsafeRawPointer(g), rawX = UnsafeRawPointer(x)
+        var sum = SIMD8<Float>(), product = SIMD8<Float>()
+        let meanVector = SIMD8<Float>(repeating: mean)
+        var i = 0
+        while i &+ 8 <= count {
+            let gradient = rawG.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
+            let centred = rawX.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self) - meanVector
+            sum += gradient
+            product += gradient * centred
+            i &+= 8
+        }
+        var tailSum: Float = 0, tailProduct: Float = 0
+        while i < count {
+            tailSum += g[i]
+            tailProduct += g[i] * (x[i] - mean)
+            i &+= 1
+        }
+        return (sum.sum() + tailSum, product.sum() + tailProduct)
     }
 
     /// out = a[c]·x + b[c] (the normalisation itself), or out = a[c]·x + b[c]·y + d[c] when `y`
@@ -161,15 +188,11 @@ enum BatchNormKernels {
                                 }
                             } else {
                                 for c in 0..<width {
-                                    let m = pm.base[range.lowerBound + c]
-                                    var partialSum: Float = 0, partialProduct: Float = 0
-                                    let gp = g + c * layout.spatial, vp = v + c * layout.spatial
-                                    for s in 0..<layout.spatial {
-                                        partialSum += gp[s]
-                                        partialProduct += gp[s] * (vp[s] - m)
-                                    }
-                                    sums[c] += Double(partialSum)
-                                    products[c] += Double(partialProduct)
+                                    let partial = gradientAndProductSums(
+                                        g + c * layout.spatial, v + c * layout.spatial, count: layout.spatial,
+                                        mean: pm.base[range.lowerBound + c])
+                                    sums[c] += Double(partial.sum)
+                                    products[c] += Double(partial.product)
                                 }
                             }
                         }
