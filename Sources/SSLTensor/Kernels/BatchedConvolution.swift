@@ -361,23 +361,6 @@ enum BatchedConvolution {
         }
     }
 
-    /// Copies `count` floats with vector moves (short rows, where a `memmove` call costs more
-    /// than the copy).
-    @inline(__always)
-    static func copyFloats(from source: UnsafePointer<Float>, to destination: UnsafeMutablePointer<Float>, count: Int) {
-        let from = UnsafeRawPointer(source), to = UnsafeMutableRawPointer(destination)
-        var i = 0
-        while i &+ 4 <= count {
-            to.storeBytes(of: from.loadUnaligned(fromByteOffset: i &* 4, as: SIMD4<Float>.self),
-                          toByteOffset: i &* 4, as: SIMD4<Float>.self)
-            i &+= 4
-        }
-        while i < count {
-            destination[i] = source[i]
-            i &+= 1
-        }
-    }
-
     /// Packs one sliver of the transposed column matrix, `destination[p·width + j] =
     /// source[positionOffsets[p] + tapOffsets[j]]` (depth = output positions, columns = kernel
     /// taps). Four positions at consecutive addresses (stride 1, one output row) are read as one

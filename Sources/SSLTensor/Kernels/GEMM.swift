@@ -189,18 +189,12 @@ func packA(
         let sliver = destination + sliverRow * depth
         let firstRow = rowStart + sliverRow
         if a.columnStride == 1 {
-            for r in 0..<rowsHere {
-                let source = a.base + (firstRow + r) * a.rowStride + depthStart
-                var p = 0
-                while p < depth {
-                    sliver[p &* mr &+ r] = source[p]
-                    p &+= 1
-                }
-            }
+            packTransposed(a.base + firstRow * a.rowStride + depthStart, laneStride: a.rowStride, lanes: rowsHere,
+                           depth: depth, destinationStride: mr, into: sliver)
         } else if a.rowStride == 1 {
             for p in 0..<depth {
                 let source = a.base + (depthStart + p) * a.columnStride + firstRow
-                (sliver + p * mr).update(from: source, count: rowsHere)
+                copyFloats(from: source, to: sliver + p * mr, count: rowsHere)
             }
         } else {
             for p in 0..<depth {
@@ -218,6 +212,77 @@ func packA(
     }
 }
 
+/// Copies `count` floats with vector moves (short rows, where a `memmove` call costs more
+/// than the copy).
+@inline(__always)
+func copyFloats(from source: UnsafePointer<Float>, to destination: UnsafeMutablePointer<Float>, count: Int) {
+    let from = UnsafeRawPointer(source), to = UnsafeMutableRawPointer(destination)
+    var i = 0
+    while i &+ 4 <= count {
+        to.storeBytes(of: from.loadUnaligned(fromByteOffset: i &* 4, as: SIMD4<Float>.self),
+                      toByteOffset: i &* 4, as: SIMD4<Float>.self)
+        i &+= 4
+    }
+    while i < count {
+        destination[i] = source[i]
+        i &+= 1
+    }
+}
+
+/// `destination[p·destinationStride + l] = source[l·laneStride + p]` for `l < lanes`, `p < depth`:
+/// lanes (rows of A, columns of B) that are contiguous along the depth, written interleaved.
+/// Blocks of 4 lanes × 4 depths go through 4×4 vector transposes; the edges element by element.
+@inline(__always)
+func packTransposed(
+    _ source: UnsafePointer<Float>, laneStride: Int, lanes: Int, depth: Int, destinationStride: Int,
+    into destination: UnsafeMutablePointer<Float>
+) {
+    let raw = UnsafeRawPointer(source), target = UnsafeMutableRawPointer(destination)
+    let blockDepth = depth & ~3
+    var l = 0
+    if destinationStride & 3 == 0 {
+        while l &+ 4 <= lanes {
+            var p = 0
+            while p < blockDepth {
+                let r0 = raw.loadUnaligned(fromByteOffset: (l &* laneStride &+ p) &* 4, as: SIMD4<Float>.self)
+                let r1 = raw.loadUnaligned(fromByteOffset: ((l &+ 1) &* laneStride &+ p) &* 4, as: SIMD4<Float>.self)
+                let r2 = raw.loadUnaligned(fromByteOffset: ((l &+ 2) &* laneStride &+ p) &* 4, as: SIMD4<Float>.self)
+                let r3 = raw.loadUnaligned(fromByteOffset: ((l &+ 3) &* laneStride &+ p) &* 4, as: SIMD4<Float>.self)
+                let t0 = SIMD4(r0[0], r1[0], r0[1], r1[1]), t1 = SIMD4(r0[2], r1[2], r0[3], r1[3])
+                let t2 = SIMD4(r2[0], r3[0], r2[1], r3[1]), t3 = SIMD4(r2[2], r3[2], r2[3], r3[3])
+                let row = (p &* destinationStride &+ l) &* 4, step = destinationStride &* 4
+                target.storeBytes(of: SIMD4(lowHalf: t0.lowHalf, highHalf: t2.lowHalf), toByteOffset: row,
+                                  as: SIMD4<Float>.self)
+                target.storeBytes(of: SIMD4(lowHalf: t0.highHalf, highHalf: t2.highHalf), toByteOffset: row &+ step,
+                                  as: SIMD4<Float>.self)
+                target.storeBytes(of: SIMD4(lowHalf: t1.lowHalf, highHalf: t3.lowHalf), toByteOffset: row &+ 2 &* step,
+                                  as: SIMD4<Float>.self)
+                target.storeBytes(of: SIMD4(lowHalf: t1.highHalf, highHalf: t3.highHalf), toByteOffset: row &+ 3 &* step,
+                                  as: SIMD4<Float>.self)
+                p &+= 4
+            }
+            for lane in l..<(l &+ 4) {
+                let line = source + lane &* laneStride
+                var q = blockDepth
+                while q < depth {
+                    destination[q &* destinationStride &+ lane] = line[q]
+                    q &+= 1
+                }
+            }
+            l &+= 4
+        }
+    }
+    while l < lanes {
+        let line = source + l &* laneStride
+        var p = 0
+        while p < depth {
+            destination[p &* destinationStride &+ l] = line[p]
+            p &+= 1
+        }
+        l &+= 1
+    }
+}
+
 /// Packs one NR-wide sliver of B (depth × columns, zero-padded to NR columns): `depth` groups
 /// of NR floats.
 @inline(__always)
@@ -229,18 +294,12 @@ private func packB(
         for p in 0..<depth {
             let source = b.base + (depthStart + p) * b.rowStride + columnStart
             let row = sliver + p * nr
-            row.update(from: source, count: columns)
-            if columns < nr { (row + columns).update(repeating: 0, count: nr - columns) }
+            copyFloats(from: source, to: row, count: columns)
+            for j in columns..<nr { row[j] = 0 }
         }
     } else if b.rowStride == 1 {
-        for j in 0..<columns {
-            let source = b.base + (columnStart + j) * b.columnStride + depthStart
-            var p = 0
-            while p < depth {
-                sliver[p &* nr &+ j] = source[p]
-                p &+= 1
-            }
-        }
+        packTransposed(b.base + columnStart * b.columnStride + depthStart, laneStride: b.columnStride, lanes: columns,
+                       depth: depth, destinationStride: nr, into: sliver)
         if columns < nr {
             for p in 0..<depth {
                 (sliver + p * nr + columns).update(repeating: 0, count: nr - columns)

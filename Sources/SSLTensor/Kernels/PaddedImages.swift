@@ -41,7 +41,7 @@ struct PaddedImages: @unchecked Sendable {
                 for y in 0..<height {
                     let line = to + (y + p) * paddedWidth
                     for x in 0..<p { line[x] = 0 }
-                    BatchedConvolution.copyFloats(from: from + y * width, to: line + p, count: width)
+                    copyFloats(from: from + y * width, to: line + p, count: width)
                     for x in 0..<p { line[p + width + x] = 0 }
                 }
                 (to + (p + height) * paddedWidth).update(repeating: 0, count: p * paddedWidth)
