@@ -18,6 +18,8 @@ func benchmarkTrainingSteps(cases requested: [String]) {
     batch["image"] = images
     batch[integers: "sample_idx"] = IntTensor((0..<(2 * batchSize)).map { $0 % batchSize })
     for name in allCases where requested.isEmpty || requested.contains(name) {
+        // Each case starts from an empty pool, as it would in its own process.
+        ComputeContext.default.bufferPool.trim()
         let parts = name.split(separator: "-")
         let backbone: Module & FeatureCounting = parts[1] == "mlp"
             ? MLPBackbone(inputSize: 784, hiddenSizes: [1024, 1024]) : ConvNet(channels: [32, 64, 128], inputChannels: 1)

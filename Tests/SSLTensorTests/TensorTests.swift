@@ -166,6 +166,23 @@ final class TensorTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(BufferPool.sizeClass(for: 100_000), 100_000)
         XCTAssertLessThanOrEqual(BufferPool.sizeClass(for: 100_000), 112_500)
     }
+
+    /// A full pool makes room for a new size by dropping cached buffers of other sizes, so a
+    /// workload that changes shapes keeps reusing memory.
+    func testFullBufferPoolEvictsOtherSizesToCacheTheNewOne() {
+        let small = BufferPool.sizeClass(for: 10_000), large = BufferPool.sizeClass(for: 20_000)
+        let pool = BufferPool(capacityBytes: 4 * (2 * small + large) - 1)
+        let a = pool.allocate(count: 10_000), b = pool.allocate(count: 10_000), c = pool.allocate(count: 20_000)
+        pool.release(a.pointer, capacity: a.capacity)
+        pool.release(b.pointer, capacity: b.capacity)
+        XCTAssertEqual(pool.statistics.cachedBytes, 8 * small)
+        pool.release(c.pointer, capacity: c.capacity)   // does not fit next to both small buffers
+        XCTAssertEqual(pool.statistics.cachedBytes, 4 * (small + large))
+        let misses = pool.statistics.misses
+        let again = pool.allocate(count: 20_000)
+        XCTAssertEqual(pool.statistics.misses, misses, "the large buffer was cached")
+        pool.release(again.pointer, capacity: again.capacity)
+    }
 }
 
 /// The vectorised exponential against the C library's double-precision `exp`.

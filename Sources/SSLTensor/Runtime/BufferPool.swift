@@ -13,7 +13,8 @@ import Darwin
 ///
 /// Large buffers (at least `minimumPooledCount` floats) are rounded up to a size class (eight
 /// classes per power of two, so at most 12.5% slack) and kept on free lists when released,
-/// up to `capacityBytes` in total; beyond that they are returned to the system. Small
+/// up to `capacityBytes` in total; a release into a full pool first returns cached buffers of
+/// other sizes to the system. Small
 /// buffers go straight to `posix_memalign`/`free`, which is already fast for them.
 ///
 /// ```swift
@@ -94,13 +95,26 @@ public final class BufferPool: Sendable {
         let raw = UnsafeMutableRawPointer(pointer)
         let address = UInt(bitPattern: raw)
         if capacity >= Self.minimumPooledCount {
+            var evicted: [UInt] = []
             let kept: Bool = state.withLock { state in
                 let bytes = capacity &* 4
+                guard bytes <= capacityBytes else { return false }
+                // Full: make room by dropping cached buffers of other sizes (a workload that
+                // changed shapes — another model — must not be left allocating fresh pages).
+                while state.cachedBytes &+ bytes > capacityBytes,
+                      let (size, addresses) = state.freeLists.first(where: { $0.key != capacity && !$0.value.isEmpty }),
+                      let victim = addresses.last {
+                    state.freeLists[size]?.removeLast()
+                    if state.freeLists[size]?.isEmpty == true { state.freeLists[size] = nil }
+                    state.cachedBytes &-= size &* 4
+                    evicted.append(victim)
+                }
                 guard state.cachedBytes &+ bytes <= capacityBytes else { return false }
                 state.freeLists[capacity, default: []].append(address)
                 state.cachedBytes &+= bytes
                 return true
             }
+            for victim in evicted { free(UnsafeMutableRawPointer(bitPattern: victim)) }
             if kept { return }
         }
         free(raw)
