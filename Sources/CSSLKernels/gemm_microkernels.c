@@ -82,6 +82,54 @@ void ssl_sgemm_kernel_12x32_avx512(long k, const float *a, const float *b, float
     SSL_STORE512(8) SSL_STORE512(9) SSL_STORE512(10) SSL_STORE512(11)
 }
 
+/* Edge kernels for the last, partial sliver of a 12-row packed A panel: 8 or 4 rows of C,
+ * reading A with the panel's stride of 12 floats per depth step (the padding rows are never
+ * touched). They let M = 32, 64, 128 (12·k + 8 or + 4) run without computing zero rows. */
+__attribute__((target("avx512f")))
+void ssl_sgemm_kernel_8x32_avx512(long k, const float *a, const float *b, float *c, long ldc,
+                                  float alpha, float beta) {
+    __m512 acc00 = _mm512_setzero_ps(), acc01 = _mm512_setzero_ps();
+    __m512 acc10 = _mm512_setzero_ps(), acc11 = _mm512_setzero_ps();
+    __m512 acc20 = _mm512_setzero_ps(), acc21 = _mm512_setzero_ps();
+    __m512 acc30 = _mm512_setzero_ps(), acc31 = _mm512_setzero_ps();
+    __m512 acc40 = _mm512_setzero_ps(), acc41 = _mm512_setzero_ps();
+    __m512 acc50 = _mm512_setzero_ps(), acc51 = _mm512_setzero_ps();
+    __m512 acc60 = _mm512_setzero_ps(), acc61 = _mm512_setzero_ps();
+    __m512 acc70 = _mm512_setzero_ps(), acc71 = _mm512_setzero_ps();
+    for (long p = 0; p < k; ++p) {
+        const __m512 b0 = _mm512_loadu_ps(b);
+        const __m512 b1 = _mm512_loadu_ps(b + 16);
+        _mm_prefetch((const char *)(b + 256), _MM_HINT_T0);
+        SSL_ROW512(0) SSL_ROW512(1) SSL_ROW512(2) SSL_ROW512(3)
+        SSL_ROW512(4) SSL_ROW512(5) SSL_ROW512(6) SSL_ROW512(7)
+        a += 12;
+        b += 32;
+    }
+    const __m512 va = _mm512_set1_ps(alpha);
+    const __m512 vb = _mm512_set1_ps(beta);
+    SSL_STORE512(0) SSL_STORE512(1) SSL_STORE512(2) SSL_STORE512(3)
+    SSL_STORE512(4) SSL_STORE512(5) SSL_STORE512(6) SSL_STORE512(7)
+}
+
+__attribute__((target("avx512f")))
+void ssl_sgemm_kernel_4x32_avx512(long k, const float *a, const float *b, float *c, long ldc,
+                                  float alpha, float beta) {
+    __m512 acc00 = _mm512_setzero_ps(), acc01 = _mm512_setzero_ps();
+    __m512 acc10 = _mm512_setzero_ps(), acc11 = _mm512_setzero_ps();
+    __m512 acc20 = _mm512_setzero_ps(), acc21 = _mm512_setzero_ps();
+    __m512 acc30 = _mm512_setzero_ps(), acc31 = _mm512_setzero_ps();
+    for (long p = 0; p < k; ++p) {
+        const __m512 b0 = _mm512_loadu_ps(b);
+        const __m512 b1 = _mm512_loadu_ps(b + 16);
+        SSL_ROW512(0) SSL_ROW512(1) SSL_ROW512(2) SSL_ROW512(3)
+        a += 12;
+        b += 32;
+    }
+    const __m512 va = _mm512_set1_ps(alpha);
+    const __m512 vb = _mm512_set1_ps(beta);
+    SSL_STORE512(0) SSL_STORE512(1) SSL_STORE512(2) SSL_STORE512(3)
+}
+
 #define SSL_ROW256(r)                                              \
     {                                                              \
         const __m256 av = _mm256_broadcast_ss(a + (r));            \

@@ -30,6 +30,13 @@ int ssl_cpu_features(void);
 void ssl_sgemm_kernel_12x32_avx512(long k, const float *a, const float *b, float *c, long ldc,
                                    float alpha, float beta);
 
+/// Edge kernels for the last sliver of a 12-row packed A panel: 8 (or 4) rows x 32 with
+/// AVX-512F, A read with a stride of 12 floats per depth step. Same contract otherwise.
+void ssl_sgemm_kernel_8x32_avx512(long k, const float *a, const float *b, float *c, long ldc,
+                                  float alpha, float beta);
+void ssl_sgemm_kernel_4x32_avx512(long k, const float *a, const float *b, float *c, long ldc,
+                                  float alpha, float beta);
+
 /// 6x16 micro-kernel with AVX2 + FMA (12 ymm accumulators). Call only when
 /// `ssl_cpu_features() & SSL_CPU_AVX2_FMA`.
 void ssl_sgemm_kernel_6x16_avx2(long k, const float *a, const float *b, float *c, long ldc,

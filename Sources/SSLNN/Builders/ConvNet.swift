@@ -58,7 +58,7 @@ public final class ConvStage: Module {
     }
 
     public override func forward(_ input: Tensor) -> Tensor {
-        bn2(conv2(bn1(conv1(input)).relu())).relu()
+        bn2.callAsFunctionThenReLU(conv2(bn1.callAsFunctionThenReLU(conv1(input))))
     }
 
     public override func makeCopy() -> Module {

@@ -44,7 +44,7 @@ public final class ResNet18: Module {
     public override func forward(_ input: Tensor) -> Tensor {
         precondition(input.rank == 4 && input.shape[1] == inputChannels,
                      "ResNet18: input shape \(input.shape) must be [N, \(inputChannels), H, W]")
-        let stem = bn1(conv1(input)).relu()
+        let stem = bn1.callAsFunctionThenReLU(conv1(input))
         let features = layer4(layer3(layer2(layer1(stem))))
         return features.adaptiveAvgPool2dToOne().flatten()
     }
@@ -74,7 +74,7 @@ public final class BasicBlock: Module {
     }
 
     public override func forward(_ input: Tensor) -> Tensor {
-        let residual = bn2(conv2(bn1(conv1(input)).relu()))
+        let residual = bn2(conv2(bn1.callAsFunctionThenReLU(conv1(input))))
         let shortcut = downsample.map { $0(input) } ?? input
         return (residual + shortcut).relu()
     }

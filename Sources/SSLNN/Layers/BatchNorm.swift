@@ -50,7 +50,21 @@ public class BatchNorm: Module {
         }
     }
 
-    public override func forward(_ input: Tensor) -> Tensor {
+    public override func forward(_ input: Tensor) -> Tensor { normalize(input, applyingReLU: false) }
+
+    /// `relu(self(input))` in one pass over memory each way (used by `Sequential` and the
+    /// builders wherever a ReLU follows); the same values and gradients as the two layers.
+    ///
+    /// ```swift
+    /// let y = norm.callAsFunctionThenReLU(x)   // == norm(x).relu()
+    /// ```
+    public final func callAsFunctionThenReLU(_ input: Tensor) -> Tensor {
+        let output = normalize(input, applyingReLU: true)
+        ModuleSummary.recorder?.record(self, input: input.shape, output: output.shape)
+        return output
+    }
+
+    private func normalize(_ input: Tensor, applyingReLU: Bool) -> Tensor {
         precondition(acceptedRanks.contains(input.rank) && input.shape[1] == featureCount,
                      "\(layerName)(\(featureCount)): input shape \(input.shape) must be \(acceptedRanks.count > 1 ? "[N, C] or [N, C, L]" : "[N, C, H, W]") with C = \(featureCount)")
         let useBatchStatistics = isTraining || runningMean == nil
@@ -59,7 +73,7 @@ public class BatchNorm: Module {
         }
         return input.batchNorm(runningMean: runningMean, runningVariance: runningVariance,
                                weight: weight, bias: bias, training: useBatchStatistics,
-                               momentum: momentum, eps: eps)
+                               momentum: momentum, eps: eps, applyingReLU: applyingReLU)
     }
 }
 

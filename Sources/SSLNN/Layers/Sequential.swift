@@ -15,8 +15,22 @@ open class Sequential: Module {
         for (index, layer) in layers.enumerated() { registerModule(String(index), layer) }
     }
 
+    /// Runs the layers in order; a BatchNorm followed by a ReLU runs as one fused layer
+    /// (`BatchNorm.callAsFunctionThenReLU`), with the same result.
     open override func forward(_ input: Tensor) -> Tensor {
-        layers.reduce(input) { $1($0) }
+        var output = input
+        var index = 0
+        while index < layers.count {
+            if let norm = layers[index] as? BatchNorm, index + 1 < layers.count, let relu = layers[index + 1] as? ReLU {
+                output = norm.callAsFunctionThenReLU(output)
+                ModuleSummary.recorder?.record(relu, input: output.shape, output: output.shape)
+                index += 2
+            } else {
+                output = layers[index](output)
+                index += 1
+            }
+        }
+        return output
     }
 
     open override func makeCopy() -> Module { Sequential(layers.map { $0.makeCopy() }) }

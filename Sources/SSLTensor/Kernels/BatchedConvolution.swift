@@ -71,7 +71,7 @@ enum BatchedConvolution {
                 let image = first / positions, position = first % positions
                 // A full sliver inside one image writes its full-height tiles straight into the output.
                 let direct = columns == nr && position + nr <= positions
-                let directRows = direct ? m / mr * mr : 0
+                let directRows = direct ? (kernel.writesExactly(rows: m - m / mr * mr) ? m : m / mr * mr) : 0
                 for panel in 0..<panels.count {
                     let (start, size) = panels[panel]
                     packSliver(UnsafePointer(source.base), rowOffsets: UnsafePointer(rows.base + start), depth: size,
@@ -81,14 +81,14 @@ enum BatchedConvolution {
                     let panelWeights = weights.base + panel * paddedRows * panels.maximumDepth
                     var row = 0
                     while row < m {
-                        let a = UnsafePointer(panelWeights + row * size)
+                        let a = UnsafePointer(panelWeights + row * size), rowsHere = min(mr, m - row)
                         if row < directRows {
-                            kernel.run(depth: size, a: a, b: UnsafePointer(packedColumns),
+                            kernel.run(rows: rowsHere, depth: size, a: a, b: UnsafePointer(packedColumns),
                                        c: result.base + image * outputImageSize + row * positions + position,
                                        ldc: positions, alpha: 1, beta: beta)
                         } else {
-                            kernel.run(depth: size, a: a, b: UnsafePointer(packedColumns), c: tileBuffer + row * nr,
-                                       ldc: nr, alpha: 1, beta: beta)
+                            kernel.run(rows: rowsHere, depth: size, a: a, b: UnsafePointer(packedColumns),
+                                       c: tileBuffer + row * nr, ldc: nr, alpha: 1, beta: beta)
                         }
                         row += mr
                     }
@@ -159,8 +159,8 @@ enum BatchedConvolution {
                                   depth: size, tapOffsets: UnsafePointer(columnTable.base + column), width: nr,
                                   into: packedColumns)
                     var row = 0
-                    while row < paddedRows {
-                        kernel.run(depth: size, a: UnsafePointer(packedGradient + row * size),
+                    while row < m {
+                        kernel.run(rows: min(mr, m - row), depth: size, a: UnsafePointer(packedGradient + row * size),
                                    b: UnsafePointer(packedColumns), c: accumulator + row * paddedColumns + column,
                                    ldc: paddedColumns, alpha: 1, beta: beta)
                         row += mr
@@ -256,7 +256,7 @@ enum BatchedConvolution {
                         let panelWeights = weights.base + panel * paddedRows * panels.maximumDepth
                         var row = 0
                         while row < m {
-                            kernel.run(depth: size, a: UnsafePointer(panelWeights + row * size),
+                            kernel.run(rows: min(mr, m - row), depth: size, a: UnsafePointer(panelWeights + row * size),
                                        b: UnsafePointer(packedGradient), c: tileBuffer + row * nr, ldc: nr,
                                        alpha: 1, beta: panel == 0 ? 0 : 1)
                             row += mr

@@ -119,8 +119,8 @@ public func gemm(
                             let rowsHere = min(mr, mc - ir)
                             let aSliver = UnsafePointer(packedA + ir * kc)
                             let cTile = cPointer.base + (ic + ir) * ldc + column
-                            if rowsHere == mr && columnsHere == nr {
-                                kernel.run(depth: kc, a: aSliver, b: bSliver, c: cTile, ldc: ldc,
+                            if columnsHere == nr && kernel.writesExactly(rows: rowsHere) {
+                                kernel.run(rows: rowsHere, depth: kc, a: aSliver, b: bSliver, c: cTile, ldc: ldc,
                                            alpha: alpha, beta: panelBeta)
                             } else {
                                 kernel.run(depth: kc, a: aSliver, b: bSliver, c: tile, ldc: nr,

@@ -53,6 +53,34 @@ public enum GEMMMicroKernel: String, Sendable, CaseIterable {
         return allCases.first { $0.isSupported } ?? .portable
     }
 
+    /// The rows an edge kernel computes for the last sliver of a panel holding `rows` (< MR)
+    /// real rows: 4 or 8 with AVX-512 (exactly `rows` when it is 4 or 8), or nil when there is
+    /// none and the full-height kernel runs on the zero-padded sliver.
+    @inlinable
+    func edgeRows(for rows: Int) -> Int? {
+        guard self == .avx512 else { return nil }
+        return rows <= 4 ? 4 : rows <= 8 ? 8 : nil
+    }
+
+    /// Runs the smallest kernel that covers the first `rows` (1…MR) rows of a packed sliver:
+    /// an edge kernel when there is one (it writes `edgeRows(for: rows)` rows), else the
+    /// full-height kernel (MR rows).
+    @inlinable @inline(__always)
+    func run(
+        rows: Int, depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+        c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float
+    ) {
+        switch rows < tileRows ? edgeRows(for: rows) : nil {
+        case 4: ssl_sgemm_kernel_4x32_avx512(depth, a, b, c, ldc, alpha, beta)
+        case 8: ssl_sgemm_kernel_8x32_avx512(depth, a, b, c, ldc, alpha, beta)
+        default: run(depth: depth, a: a, b: b, c: c, ldc: ldc, alpha: alpha, beta: beta)
+        }
+    }
+
+    /// Whether `run(rows:…)` writes exactly `rows` rows (so it may write straight into C).
+    @inlinable
+    func writesExactly(rows: Int) -> Bool { rows == tileRows || edgeRows(for: rows) == rows }
+
     /// Runs the kernel on one full tile: C = alpha·(A·B) + beta·C (C not read when beta is 0).
     @inlinable @inline(__always)
     func run(

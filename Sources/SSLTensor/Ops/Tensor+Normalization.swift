@@ -37,6 +37,8 @@ extension Tensor {
     /// statistics are given, updates them in place: `running = (1 − momentum)·running +
     /// momentum·batch`, with the unbiased variance (as PyTorch). In evaluation, normalises with
     /// the running statistics. `weight` (γ) and `bias` (β) are optional `[C]` tensors.
+    /// With `applyingReLU` the result is `relu(batchNorm(x))`, computed in the same passes over
+    /// memory (forward and backward) — identical values and gradients to `.relu()` after it.
     /// [Ioffe & Szegedy 2015](https://arxiv.org/abs/1502.03167)
     ///
     /// ```swift
@@ -45,7 +47,7 @@ extension Tensor {
     /// ```
     public func batchNorm(
         runningMean: Tensor?, runningVariance: Tensor?, weight: Tensor?, bias: Tensor?,
-        training: Bool, momentum: Float = 0.1, eps: Float = 1e-5
+        training: Bool, momentum: Float = 0.1, eps: Float = 1e-5, applyingReLU: Bool = false
     ) -> Tensor {
         precondition(rank >= 2, "batchNorm: input must be [N, C, …], got \(shape)")
         let channels = shape[1]
@@ -90,7 +92,10 @@ extension Tensor {
         let scales = (0..<channels).map { gammas[$0] * inverseStds[$0] }
         let shifts = (0..<channels).map { betas[$0] - means[$0] * scales[$0] }
         let result = Tensor(uninitializedShape: shape)
-        BatchNormKernels.affine(input.dataPointer, nil, a: scales, b: shifts, d: nil, into: result.dataPointer, layout: layout)
+        BatchNormKernels.affine(input.dataPointer, nil, a: scales, b: shifts, d: nil, into: result.dataPointer, layout: layout,
+                                rectify: applyingReLU)
+        // The fused ReLU's gradient needs its output: positive where the gradient passes.
+        let savedOutput = applyingReLU ? result.detach() : nil
 
         var inputs = [self]
         if let weight { inputs.append(weight) }
@@ -98,10 +103,11 @@ extension Tensor {
         let savedInput = input.detach()
         let hasWeight = weight != nil, hasBias = bias != nil
         let inputShape = shape
-        return Tensor.record(result, operation: "batchNorm", inputs: inputs) { gradient, needs in
+        return Tensor.record(result, operation: applyingReLU ? "batchNorm+relu" : "batchNorm", inputs: inputs) { gradient, needs in
             let gradient = gradient.contiguousCopyIfNeeded()
+            let mask = savedOutput?.dataPointer
             let (sumGradient, sumCentered) = BatchNormKernels.gradientSums(gradient.dataPointer, savedInput.dataPointer,
-                                                                         mean: means, layout: layout)
+                                                                         mean: means, layout: layout, mask: mask)
             // Σ dy·x̂ per channel.
             let sumGradientXhat = (0..<channels).map { sumCentered[$0] * inverseStds[$0] }
             var gradients: [Tensor?] = []
@@ -118,10 +124,10 @@ extension Tensor {
                         d[c] = -factor * sumGradient[c] + factor * inverseStds[c] * sumGradientXhat[c] * means[c]
                     }
                     BatchNormKernels.affine(gradient.dataPointer, savedInput.dataPointer, a: a, b: b, d: d,
-                                            into: inputGradient.dataPointer, layout: layout)
+                                            into: inputGradient.dataPointer, layout: layout, mask: mask)
                 } else {
                     BatchNormKernels.affine(gradient.dataPointer, nil, a: scales, b: [Float](repeating: 0, count: channels),
-                                            d: nil, into: inputGradient.dataPointer, layout: layout)
+                                            d: nil, into: inputGradient.dataPointer, layout: layout, mask: mask)
                 }
                 gradients.append(inputGradient)
             } else {
