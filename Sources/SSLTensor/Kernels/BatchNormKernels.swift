@@ -120,17 +120,10 @@ enum BatchNormKernels {
 
     /// out = a[c]·x + b[c] (the normalisation itself), or out = a[c]·x + b[c]·y + d[c] when `y`
     /// is given (the input gradient).
-    ///
-    /// `rectify` applies ReLU to the result (the fused BatchNorm → ReLU forward); `mask` zeroes
-    /// `x` wherever `mask` is not positive (the ReLU gradient folded into the BatchNorm backward,
-    /// `mask` being the fused forward's output).
+    /// `rectify` applies ReLU to the result (the fused BatchNorm → ReLU forward; without `y`).
     static func affine(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>?, a: [Float], b: [Float], d: [Float]?,
-                       into out: UnsafeMutablePointer<Float>, layout: Layout, rectify: Bool = false,
-                       mask: UnsafePointer<Float>? = nil) {
-        if rectify || mask != nil {
-            affineMaskedOrRectified(x, y, a: a, b: b, d: d, into: out, layout: layout, rectify: rectify, mask: mask)
-            return
-        }
+                       into out: UnsafeMutablePointer<Float>, layout: Layout, rectify: Bool = false) {
+        let relu = Elementwise.ReLU()
         let xs = SendablePointer(x), ys = y.map { SendablePointer($0) }, output = SendablePointer(out)
         a.withUnsafeBufferPointer { aBuffer in
             b.withUnsafeBufferPointer { bBuffer in
@@ -146,6 +139,8 @@ enum BatchNormKernels {
                                 if let ys, let pd {
                                     let other = ys.base + offset
                                     for c in range { target[c] = pa.base[c] * source[c] + pb.base[c] * other[c] + pd.base[c] }
+                                } else if rectify {
+                                    for c in range { target[c] = relu(pa.base[c] * source[c] + pb.base[c]) }
                                 } else {
                                     for c in range { target[c] = pa.base[c] * source[c] + pb.base[c] }
                                 }
@@ -157,6 +152,8 @@ enum BatchNormKernels {
                                     if let ys, let pd {
                                         let other = ys.base + start, constant = pd.base[c]
                                         for s in 0..<layout.spatial { target[s] = scale * source[s] + second * other[s] + constant }
+                                    } else if rectify {
+                                        for s in 0..<layout.spatial { target[s] = relu(scale * source[s] + second) }
                                     } else {
                                         for s in 0..<layout.spatial { target[s] = scale * source[s] + second }
                                     }
@@ -169,53 +166,10 @@ enum BatchNormKernels {
         }
     }
 
-    /// `affine` with ReLU on the result or a ReLU mask on `x` (see `affine`).
-    private static func affineMaskedOrRectified(
-        _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>?, a: [Float], b: [Float], d: [Float]?,
-        into out: UnsafeMutablePointer<Float>, layout: Layout, rectify: Bool, mask: UnsafePointer<Float>?
-    ) {
-        let xs = SendablePointer(x), ys = y.map { SendablePointer($0) }, output = SendablePointer(out)
-        let masks = mask.map { SendablePointer($0) }
-        let relu = Elementwise.ReLU()
-        a.withUnsafeBufferPointer { aBuffer in
-            b.withUnsafeBufferPointer { bBuffer in
-                (d ?? []).withUnsafeBufferPointer { dBuffer in
-                    guard let aBase = aBuffer.baseAddress, let bBase = bBuffer.baseAddress else { return }
-                    let pa = SendablePointer(aBase), pb = SendablePointer(bBase)
-                    let pd = d == nil ? nil : dBuffer.baseAddress.map { SendablePointer($0) }
-                    forChannelChunks(layout) { range in
-                        for n in 0..<layout.batch {
-                            for c in range {
-                                let start = n * layout.imageStride + c * layout.spatial
-                                let source = xs.base + start, target = output.base + start
-                                let scale = pa.base[c], second = pb.base[c], constant = pd?.base[c] ?? 0
-                                let other = ys.map { $0.base + start }
-                                let gate = masks.map { $0.base + start }
-                                for s in 0..<layout.spatial {
-                                    var value = source[s]
-                                    if let gate, !(gate[s] > 0) { value = 0 }
-                                    // The same operations, in the same order, as the unfused kernels.
-                                    let result = other.map { scale * value + second * $0[s] + constant } ?? scale * value + second
-                                    target[s] = rectify ? relu(result) : result
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-
     /// Per-channel Σ dy and Σ dy·(x − mean).
-    /// With `mask`, dy counts only where `mask` is positive (the ReLU gradient of a fused
-    /// BatchNorm → ReLU, `mask` being its output).
-    static func gradientSums(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, mean: [Float], layout: Layout,
-                             mask: UnsafePointer<Float>? = nil)
+    static func gradientSums(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, mean: [Float], layout: Layout)
         -> (sumGradient: [Float], sumGradientCentered: [Float])
     {
-        if let mask {
-            return maskedGradientSums(dy, x, mean: mean, layout: layout, mask: mask)
-        }
         var first = [Float](repeating: 0, count: layout.channels)
         var second = [Float](repeating: 0, count: layout.channels)
         let gradients = SendablePointer(dy), inputs = SendablePointer(x)
@@ -251,58 +205,6 @@ enum BatchNormKernels {
                         for c in 0..<width {
                             out1.base[range.lowerBound + c] = Float(sums[c])
                             out2.base[range.lowerBound + c] = Float(products[c])
-                        }
-                    }
-                }
-            }
-        }
-        return (first, second)
-    }
-
-    private static func maskedGradientSums(
-        _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, mean: [Float], layout: Layout, mask: UnsafePointer<Float>
-    ) -> (sumGradient: [Float], sumGradientCentered: [Float]) {
-        var first = [Float](repeating: 0, count: layout.channels)
-        var second = [Float](repeating: 0, count: layout.channels)
-        let gradients = SendablePointer(dy), inputs = SendablePointer(x), gates = SendablePointer(mask)
-        mean.withUnsafeBufferPointer { meanBuffer in
-            first.withUnsafeMutableBufferPointer { firstBuffer in
-                second.withUnsafeMutableBufferPointer { secondBuffer in
-                    guard let meanBase = meanBuffer.baseAddress, let firstBase = firstBuffer.baseAddress,
-                          let secondBase = secondBuffer.baseAddress else { return }
-                    let pm = SendablePointer(meanBase)
-                    let out1 = SendablePointer(firstBase), out2 = SendablePointer(secondBase)
-                    forChannelChunks(layout) { range in
-                        for c in range {
-                            var sum = 0.0, product = 0.0
-                            let m = pm.base[c]
-                            for n in 0..<layout.batch {
-                                let offset = n * layout.imageStride + c * layout.spatial
-                                let g = gradients.base + offset, v = inputs.base + offset, gate = gates.base + offset
-                                var partialSum: Float = 0, partialProduct: Float = 0
-                                var lanesSum = SIMD8<Float>(), lanesProduct = SIMD8<Float>()
-                                var s = 0
-                                while s &+ 8 <= layout.spatial {
-                                    let raw = s &* 4
-                                    let gradient = UnsafeRawPointer(g).loadUnaligned(fromByteOffset: raw, as: SIMD8<Float>.self)
-                                    let open = UnsafeRawPointer(gate).loadUnaligned(fromByteOffset: raw, as: SIMD8<Float>.self) .> 0
-                                    let masked = SIMD8<Float>().replacing(with: gradient, where: open)
-                                    let centred = UnsafeRawPointer(v).loadUnaligned(fromByteOffset: raw, as: SIMD8<Float>.self) - m
-                                    lanesSum += masked
-                                    lanesProduct += masked * centred
-                                    s &+= 8
-                                }
-                                while s < layout.spatial {
-                                    let gradient: Float = gate[s] > 0 ? g[s] : 0
-                                    partialSum += gradient
-                                    partialProduct += gradient * (v[s] - m)
-                                    s &+= 1
-                                }
-                                sum += Double(lanesSum.sum() + partialSum)
-                                product += Double(lanesProduct.sum() + partialProduct)
-                            }
-                            out1.base[c] = Float(sum)
-                            out2.base[c] = Float(product)
                         }
                     }
                 }

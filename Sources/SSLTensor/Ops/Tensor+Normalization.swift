@@ -37,8 +37,8 @@ extension Tensor {
     /// statistics are given, updates them in place: `running = (1 − momentum)·running +
     /// momentum·batch`, with the unbiased variance (as PyTorch). In evaluation, normalises with
     /// the running statistics. `weight` (γ) and `bias` (β) are optional `[C]` tensors.
-    /// With `applyingReLU` the result is `relu(batchNorm(x))`, computed in the same passes over
-    /// memory (forward and backward) — identical values and gradients to `.relu()` after it.
+    /// With `applyingReLU` the result is `relu(batchNorm(x))`, normalised and rectified in one
+    /// pass over memory — identical values and gradients to `.relu()` after it.
     /// [Ioffe & Szegedy 2015](https://arxiv.org/abs/1502.03167)
     ///
     /// ```swift
@@ -104,10 +104,13 @@ extension Tensor {
         let hasWeight = weight != nil, hasBias = bias != nil
         let inputShape = shape
         return Tensor.record(result, operation: applyingReLU ? "batchNorm+relu" : "batchNorm", inputs: inputs) { gradient, needs in
-            let gradient = gradient.contiguousCopyIfNeeded()
-            let mask = savedOutput?.dataPointer
+            var gradient = gradient.contiguousCopyIfNeeded()
+            if let savedOutput {
+                // The fused ReLU's gradient: pass where its output is positive.
+                gradient = Tensor.zipElements(gradient, savedOutput, operation: "relu backward", Elementwise.PositiveMask())
+            }
             let (sumGradient, sumCentered) = BatchNormKernels.gradientSums(gradient.dataPointer, savedInput.dataPointer,
-                                                                         mean: means, layout: layout, mask: mask)
+                                                                         mean: means, layout: layout)
             // Σ dy·x̂ per channel.
             let sumGradientXhat = (0..<channels).map { sumCentered[$0] * inverseStds[$0] }
             var gradients: [Tensor?] = []
@@ -124,10 +127,10 @@ extension Tensor {
                         d[c] = -factor * sumGradient[c] + factor * inverseStds[c] * sumGradientXhat[c] * means[c]
                     }
                     BatchNormKernels.affine(gradient.dataPointer, savedInput.dataPointer, a: a, b: b, d: d,
-                                            into: inputGradient.dataPointer, layout: layout, mask: mask)
+                                            into: inputGradient.dataPointer, layout: layout)
                 } else {
                     BatchNormKernels.affine(gradient.dataPointer, nil, a: scales, b: [Float](repeating: 0, count: channels),
-                                            d: nil, into: inputGradient.dataPointer, layout: layout, mask: mask)
+                                            d: nil, into: inputGradient.dataPointer, layout: layout)
                 }
                 gradients.append(inputGradient)
             } else {
