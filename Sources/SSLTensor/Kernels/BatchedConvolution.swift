@@ -32,17 +32,10 @@ enum BatchedConvolution {
         let panels = PanelSplit(depth: depth, maximumDepth: kernel.panelDepth)
         let paddedRows = roundUp(m, to: mr)
 
-        // The weights, packed once for every panel: panel q's MR-tall slivers start at
-        // q·paddedRows·kcMax.
         let pool = context.bufferPool
-        let packedWeights = pool.allocate(count: panels.count * paddedRows * panels.maximumDepth)
+        let packedWeights = packPanels(.rowMajor(weight, columns: depth), rows: m, paddedRows: paddedRows,
+                                       panels: panels, sliverHeight: mr, pool: pool)
         defer { pool.release(packedWeights.pointer, capacity: packedWeights.capacity) }
-        let weightMatrix = MatrixOperand.rowMajor(weight, columns: depth)
-        for panel in 0..<panels.count {
-            let (start, size) = panels[panel]
-            packA(weightMatrix, rowStart: 0, rows: m, depthStart: start, depth: size, sliverHeight: mr,
-                  into: packedWeights.pointer + panel * paddedRows * panels.maximumDepth)
-        }
 
         let slivers = (total + nr - 1) / nr
         let threads = min(context.threadCount, slivers)
@@ -94,7 +87,7 @@ enum BatchedConvolution {
                     }
                 }
                 if directRows < m {
-                    scatterTile(tileBuffer, tileStride: nr, rows: directRows..<m, firstPosition: first, count: columns,
+                    scatterTile(UnsafePointer(tileBuffer), tileStride: nr, rows: directRows..<m, firstPosition: first, count: columns,
                                 positions: positions, into: result.base)
                 }
             }
@@ -201,14 +194,9 @@ enum BatchedConvolution {
             let panels = PanelSplit(depth: depth, maximumDepth: kernel.panelDepth)
             let paddedRows = roundUp(m, to: mr)
             let pool = context.bufferPool
-            let packedWeights = pool.allocate(count: panels.count * paddedRows * panels.maximumDepth)
+            let packedWeights = packPanels(.rowMajor(weight, columns: m, transposed: true), rows: m,
+                                           paddedRows: paddedRows, panels: panels, sliverHeight: mr, pool: pool)
             defer { pool.release(packedWeights.pointer, capacity: packedWeights.capacity) }
-            let transposedWeight = MatrixOperand.rowMajor(weight, columns: m, transposed: true)
-            for panel in 0..<panels.count {
-                let (start, size) = panels[panel]
-                packA(transposedWeight, rowStart: 0, rows: m, depthStart: start, depth: size, sliverHeight: mr,
-                      into: packedWeights.pointer + panel * paddedRows * panels.maximumDepth)
-            }
             // B(o, g) = outputGradient[n, o, p] for g = (n, p): rows o·P apart, columns n·O·P + p.
             let gradientRowOffsets = UnsafeMutablePointer<Int>.allocate(capacity: depth)
             defer { gradientRowOffsets.deallocate() }
@@ -274,6 +262,20 @@ enum BatchedConvolution {
     }
 
     // MARK: - Packing
+
+    /// Packs `rows` rows of `matrix` once for every depth panel, from the pool: panel q's
+    /// MR-tall slivers start at q·paddedRows·maximumDepth. The caller releases the buffer.
+    private static func packPanels(
+        _ matrix: MatrixOperand, rows: Int, paddedRows: Int, panels: PanelSplit, sliverHeight mr: Int, pool: BufferPool
+    ) -> (pointer: UnsafeMutablePointer<Float>, capacity: Int) {
+        let buffer = pool.allocate(count: panels.count * paddedRows * panels.maximumDepth)
+        for panel in 0..<panels.count {
+            let (start, size) = panels[panel]
+            packA(matrix, rowStart: 0, rows: rows, depthStart: start, depth: size, sliverHeight: mr,
+                  into: buffer.pointer + panel * paddedRows * panels.maximumDepth)
+        }
+        return buffer
+    }
 
     /// Turns a sliver's column offsets into a copy program of four-float moves: pairs
     /// (column, offset) such that copying four floats from `row + offset` to `target + column`
@@ -382,17 +384,8 @@ enum BatchedConvolution {
                     let r1 = raw.loadUnaligned(fromByteOffset: (base &+ tapOffsets[j &+ 1]) &* 4, as: SIMD4<Float>.self)
                     let r2 = raw.loadUnaligned(fromByteOffset: (base &+ tapOffsets[j &+ 2]) &* 4, as: SIMD4<Float>.self)
                     let r3 = raw.loadUnaligned(fromByteOffset: (base &+ tapOffsets[j &+ 3]) &* 4, as: SIMD4<Float>.self)
-                    let t0 = SIMD4(r0[0], r1[0], r0[1], r1[1]), t1 = SIMD4(r0[2], r1[2], r0[3], r1[3])
-                    let t2 = SIMD4(r2[0], r3[0], r2[1], r3[1]), t3 = SIMD4(r2[2], r3[2], r2[3], r3[3])
-                    let row = (p &* width &+ j) &* 4, step = width &* 4
-                    target.storeBytes(of: SIMD4(lowHalf: t0.lowHalf, highHalf: t2.lowHalf), toByteOffset: row,
-                                      as: SIMD4<Float>.self)
-                    target.storeBytes(of: SIMD4(lowHalf: t0.highHalf, highHalf: t2.highHalf), toByteOffset: row &+ step,
-                                      as: SIMD4<Float>.self)
-                    target.storeBytes(of: SIMD4(lowHalf: t1.lowHalf, highHalf: t3.lowHalf),
-                                      toByteOffset: row &+ 2 &* step, as: SIMD4<Float>.self)
-                    target.storeBytes(of: SIMD4(lowHalf: t1.highHalf, highHalf: t3.highHalf),
-                                      toByteOffset: row &+ 3 &* step, as: SIMD4<Float>.self)
+                    storeTransposed(r0, r1, r2, r3, into: target, byteOffset: (p &* width &+ j) &* 4,
+                                    rowBytes: width &* 4)
                     j &+= 4
                 }
                 p &+= 4
@@ -448,18 +441,10 @@ enum BatchedConvolution {
             let image = (firstPosition + done) / positions, position = (firstPosition + done) % positions
             let run = min(count - done, positions - position)
             for row in rows {
-                (output + (image * channels + row) * positions + position)
-                    .update(from: tile + row * tileStride + done, count: run)
+                copyFloats(from: tile + row * tileStride + done,
+                           to: output + (image * channels + row) * positions + position, count: run)
             }
             done += run
         }
-    }
-
-    private static func scatterTile(
-        _ tile: UnsafeMutablePointer<Float>, tileStride: Int, rows: Range<Int>, firstPosition: Int, count: Int,
-        positions: Int, into output: UnsafeMutablePointer<Float>
-    ) {
-        scatterTile(UnsafePointer(tile), tileStride: tileStride, rows: rows, firstPosition: firstPosition,
-                    count: count, positions: positions, into: output)
     }
 }

@@ -229,6 +229,25 @@ func copyFloats(from source: UnsafePointer<Float>, to destination: UnsafeMutable
     }
 }
 
+/// Stores the transpose of the 4×4 block whose rows are `r0…r3`: column i of the block (the
+/// i-th element of each row) goes to `target + byteOffset + i·rowBytes`.
+@inline(__always)
+func storeTransposed(
+    _ r0: SIMD4<Float>, _ r1: SIMD4<Float>, _ r2: SIMD4<Float>, _ r3: SIMD4<Float>,
+    into target: UnsafeMutableRawPointer, byteOffset: Int, rowBytes: Int
+) {
+    let t0 = SIMD4(r0[0], r1[0], r0[1], r1[1]), t1 = SIMD4(r0[2], r1[2], r0[3], r1[3])
+    let t2 = SIMD4(r2[0], r3[0], r2[1], r3[1]), t3 = SIMD4(r2[2], r3[2], r2[3], r3[3])
+    target.storeBytes(of: SIMD4(lowHalf: t0.lowHalf, highHalf: t2.lowHalf), toByteOffset: byteOffset,
+                      as: SIMD4<Float>.self)
+    target.storeBytes(of: SIMD4(lowHalf: t0.highHalf, highHalf: t2.highHalf), toByteOffset: byteOffset &+ rowBytes,
+                      as: SIMD4<Float>.self)
+    target.storeBytes(of: SIMD4(lowHalf: t1.lowHalf, highHalf: t3.lowHalf), toByteOffset: byteOffset &+ 2 &* rowBytes,
+                      as: SIMD4<Float>.self)
+    target.storeBytes(of: SIMD4(lowHalf: t1.highHalf, highHalf: t3.highHalf), toByteOffset: byteOffset &+ 3 &* rowBytes,
+                      as: SIMD4<Float>.self)
+}
+
 /// `destination[p·destinationStride + l] = source[l·laneStride + p]` for `l < lanes`, `p < depth`:
 /// lanes (rows of A, columns of B) that are contiguous along the depth, written interleaved.
 /// Blocks of 4 lanes × 4 depths go through 4×4 vector transposes; the edges element by element.
@@ -248,17 +267,8 @@ func packTransposed(
                 let r1 = raw.loadUnaligned(fromByteOffset: ((l &+ 1) &* laneStride &+ p) &* 4, as: SIMD4<Float>.self)
                 let r2 = raw.loadUnaligned(fromByteOffset: ((l &+ 2) &* laneStride &+ p) &* 4, as: SIMD4<Float>.self)
                 let r3 = raw.loadUnaligned(fromByteOffset: ((l &+ 3) &* laneStride &+ p) &* 4, as: SIMD4<Float>.self)
-                let t0 = SIMD4(r0[0], r1[0], r0[1], r1[1]), t1 = SIMD4(r0[2], r1[2], r0[3], r1[3])
-                let t2 = SIMD4(r2[0], r3[0], r2[1], r3[1]), t3 = SIMD4(r2[2], r3[2], r2[3], r3[3])
-                let row = (p &* destinationStride &+ l) &* 4, step = destinationStride &* 4
-                target.storeBytes(of: SIMD4(lowHalf: t0.lowHalf, highHalf: t2.lowHalf), toByteOffset: row,
-                                  as: SIMD4<Float>.self)
-                target.storeBytes(of: SIMD4(lowHalf: t0.highHalf, highHalf: t2.highHalf), toByteOffset: row &+ step,
-                                  as: SIMD4<Float>.self)
-                target.storeBytes(of: SIMD4(lowHalf: t1.lowHalf, highHalf: t3.lowHalf), toByteOffset: row &+ 2 &* step,
-                                  as: SIMD4<Float>.self)
-                target.storeBytes(of: SIMD4(lowHalf: t1.highHalf, highHalf: t3.highHalf), toByteOffset: row &+ 3 &* step,
-                                  as: SIMD4<Float>.self)
+                storeTransposed(r0, r1, r2, r3, into: target, byteOffset: (p &* destinationStride &+ l) &* 4,
+                                rowBytes: destinationStride &* 4)
                 p &+= 4
             }
             for lane in l..<(l &+ 4) {
