@@ -83,6 +83,13 @@ final class GEMMTests: XCTestCase {
         for kernel in kernels {
             check(m: 200, n: 90, k: 520, transposeA: false, transposeB: true, kernel: kernel, threads: 2)
             check(m: 20, n: 300, k: 300, transposeA: false, transposeB: false, kernel: kernel, threads: 2)
+            // Wide enough to split by columns but taller still: split by rows, each worker
+            // packing all of B (row-major B walked by rows; last sliver 4 columns wide).
+            for transposeA in [false, true] {
+                for transposeB in [false, true] {
+                    check(m: 301, n: 260, k: 70, transposeA: transposeA, transposeB: transposeB, kernel: kernel, threads: 2)
+                }
+            }
         }
     }
 

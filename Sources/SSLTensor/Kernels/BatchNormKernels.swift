@@ -2,7 +2,8 @@
 ///
 /// Work is split by channel ranges across threads; each thread walks the rows in order, so for
 /// `[N, C]` inputs the inner loop runs over contiguous channels (vectorised with per-channel
-/// accumulators) and for images over contiguous pixels. Sums accumulate in double precision.
+/// accumulators) and for images over contiguous pixels. Partial sums run in float SIMD lanes
+/// over short stretches (64 rows, or one image plane); the totals accumulate in double precision.
 enum BatchNormKernels {
     struct Layout {
         let batch: Int, channels: Int, spatial: Int
@@ -32,16 +33,13 @@ enum BatchNormKernels {
                     let count = Double(layout.perChannel)
                     if layout.spatial == 1 {
                         let width = range.count
-                        var sums = [Double](repeating: 0, count: width), squares = sums
-                        var shifts = [Float](repeating: 0, count: width)
-                        for c in 0..<width { shifts[c] = source.base[range.lowerBound + c] }
-                        for n in 0..<layout.batch {
-                            let row = source.base + n * layout.imageStride + range.lowerBound
-                            for c in 0..<width {
-                                let d = row[c] - shifts[c]
-                                sums[c] += Double(d)
-                                squares[c] += Double(d * d)
-                            }
+                        let shifts = source.base + range.lowerBound   // the first row
+                        let (sums, squares) = columnSums(rows: layout.batch, columns: width) { n, c in
+                            let d = load8(source.base + n * layout.imageStride + range.lowerBound + c) - load8(shifts + c)
+                            return (d, d * d)
+                        } scalar: { n, c in
+                            let d = source.base[n * layout.imageStride + range.lowerBound + c] - shifts[c]
+                            return (d, d * d)
                         }
                         for c in 0..<width {
                             let shiftedMean = sums[c] / count
@@ -68,6 +66,63 @@ enum BatchNormKernels {
             }
         }
         return (mean, variance)
+    }
+
+    /// Two per-column sums over the rows of a `rows × columns` block: `vector(row, column)` gives
+    /// the two terms for the eight columns from `column`, `scalar(row, column)` for one column (the
+    /// last `columns % 8`). Terms add up in float SIMD lanes over blocks of 64 rows; the block
+    /// totals add up in double precision, so long batches lose nothing to float rounding.
+    @inline(__always)
+    static func columnSums(
+        rows: Int, columns: Int,
+        vector: (_ row: Int, _ column: Int) -> (SIMD8<Float>, SIMD8<Float>),
+        scalar: (_ row: Int, _ column: Int) -> (Float, Float)
+    ) -> (first: [Double], second: [Double]) {
+        let groups = columns / 8, blockRows = 64
+        var first = [Double](repeating: 0, count: columns), second = first
+        let partial = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: 2 * Swift.max(groups, 1))
+        defer { partial.deallocate() }
+        first.withUnsafeMutableBufferPointer { firstTotals in
+            second.withUnsafeMutableBufferPointer { secondTotals in
+                var start = 0
+                while start < rows {
+                    let end = Swift.min(rows, start + blockRows)
+                    partial.update(repeating: SIMD8(), count: 2 * groups)
+                    for n in start..<end {
+                        var g = 0
+                        while g < groups {
+                            let (a, b) = vector(n, g &* 8)
+                            partial[2 &* g] += a
+                            partial[2 &* g &+ 1] += b
+                            g &+= 1
+                        }
+                    }
+                    for g in 0..<groups {
+                        for lane in 0..<8 {
+                            firstTotals[g * 8 + lane] += Double(partial[2 * g][lane])
+                            secondTotals[g * 8 + lane] += Double(partial[2 * g + 1][lane])
+                        }
+                    }
+                    for c in (groups * 8)..<columns {
+                        var a: Float = 0, b: Float = 0
+                        for n in start..<end {
+                            let (x, y) = scalar(n, c)
+                            a += x
+                            b += y
+                        }
+                        firstTotals[c] += Double(a)
+                        secondTotals[c] += Double(b)
+                    }
+                    start = end
+                }
+            }
+        }
+        return (first, second)
+    }
+
+    @inline(__always)
+    static func load8(_ pointer: UnsafePointer<Float>) -> SIMD8<Float> {
+        UnsafeRawPointer(pointer).loadUnaligned(as: SIMD8<Float>.self)
     }
 
     /// Σ (x − shift) and Σ (x − shift)² over `count` floats, in SIMD lanes.
@@ -182,24 +237,33 @@ enum BatchNormKernels {
                     let out1 = SendablePointer(firstBase), out2 = SendablePointer(secondBase)
                     forChannelChunks(layout) { range in
                         let width = range.count
+                        if layout.spatial == 1 {
+                            let means = pm.base + range.lowerBound
+                            let (sums, products) = columnSums(rows: layout.batch, columns: width) { n, c in
+                                let offset = n * layout.imageStride + range.lowerBound + c
+                                let gradient = load8(gradients.base + offset)
+                                return (gradient, gradient * (load8(inputs.base + offset) - load8(means + c)))
+                            } scalar: { n, c in
+                                let offset = n * layout.imageStride + range.lowerBound + c
+                                let gradient = gradients.base[offset]
+                                return (gradient, gradient * (inputs.base[offset] - means[c]))
+                            }
+                            for c in 0..<width {
+                                out1.base[range.lowerBound + c] = Float(sums[c])
+                                out2.base[range.lowerBound + c] = Float(products[c])
+                            }
+                            return
+                        }
                         var sums = [Double](repeating: 0, count: width), products = [Double](repeating: 0, count: width)
                         for n in 0..<layout.batch {
                             let offset = n * layout.imageStride + range.lowerBound * layout.spatial
                             let g = gradients.base + offset, v = inputs.base + offset
-                            if layout.spatial == 1 {
-                                for c in 0..<width {
-                                    let gradient = g[c]
-                                    sums[c] += Double(gradient)
-                                    products[c] += Double(gradient * (v[c] - pm.base[range.lowerBound + c]))
-                                }
-                            } else {
-                                for c in 0..<width {
-                                    let partial = gradientAndProductSums(
-                                        g + c * layout.spatial, v + c * layout.spatial, count: layout.spatial,
-                                        mean: pm.base[range.lowerBound + c])
-                                    sums[c] += Double(partial.sum)
-                                    products[c] += Double(partial.product)
-                                }
+                            for c in 0..<width {
+                                let partial = gradientAndProductSums(
+                                    g + c * layout.spatial, v + c * layout.spatial, count: layout.spatial,
+                                    mean: pm.base[range.lowerBound + c])
+                                sums[c] += Double(partial.sum)
+                                products[c] += Double(partial.product)
                             }
                         }
                         for c in 0..<width {

@@ -64,8 +64,9 @@ public func gemm(
     let threads = flops < 3.0e6 ? 1 : max(1, requestedThreads ?? context.threadCount)
 
     // Workers are independent (one fork-join per call): each owns a rectangle of C and packs
-    // its own panels. Split by columns when C is wide enough, else by rows.
-    let splitColumns = n >= threads * nr * 4
+    // its own panels: all of A and its share of B when split by columns, its share of A and all
+    // of B when split by rows. Split the larger of the two, when it is large enough to share.
+    let splitColumns = n >= threads * nr * 4 && (n >= m || m < threads * mr * 4)
     let columnsPerWorker = splitColumns ? roundUp((n + threads - 1) / threads, to: nr) : n
     let rowsPerWorker = splitColumns ? m : roundUp((m + threads - 1) / threads, to: mr)
     let mcMax = min(kernel.blockRows, roundUp(rowsPerWorker, to: mr))
@@ -99,12 +100,7 @@ public func gemm(
             while pc < k {
                 let kc = min(kcMax, k - pc)
                 let panelBeta: Float = pc == 0 ? beta : 1
-                for sliver in 0..<slivers {
-                    let destination = packedB + sliver * nr * kc
-                    let columnStart = jc + sliver * nr, columns = min(nr, nc - sliver * nr)
-                    packB(b, depthStart: pc, depth: kc, columnStart: columnStart, columns: columns,
-                          sliverWidth: nr, into: destination)
-                }
+                packBPanel(b, depthStart: pc, depth: kc, columnStart: jc, columns: nc, sliverWidth: nr, into: packedB)
                 var ic = rowStart
                 while ic < rowEnd {
                     let mc = min(mcMax, rowEnd - ic)
@@ -183,6 +179,25 @@ func packA(
     _ a: MatrixOperand, rowStart: Int, rows: Int, depthStart: Int, depth: Int, sliverHeight mr: Int,
     into destination: UnsafeMutablePointer<Float>
 ) {
+    if a.rowStride == 1 && a.columnStride != 1 {
+        // A stored transposed: walk it along its stored rows (depth), each row's `rows` floats
+        // going to every sliver in turn. Reading sliver by sliver instead touches `depth` lines
+        // a whole stored row apart (which share L1 sets when that row is a multiple of 4 KB).
+        let fullSlivers = rows / mr, lastRows = rows % mr
+        for p in 0..<depth {
+            let source = a.base + (depthStart + p) * a.columnStride + rowStart
+            let target = destination + p * mr
+            for sliver in 0..<fullSlivers {
+                copyFloats(from: source + sliver * mr, to: target + sliver * mr * depth, count: mr)
+            }
+            if lastRows > 0 {
+                let partial = target + fullSlivers * mr * depth
+                copyFloats(from: source + fullSlivers * mr, to: partial, count: lastRows)
+                (partial + lastRows).update(repeating: 0, count: mr - lastRows)
+            }
+        }
+        return
+    }
     var sliverRow = 0
     while sliverRow < rows {
         let rowsHere = min(mr, rows - sliverRow)
@@ -191,11 +206,6 @@ func packA(
         if a.columnStride == 1 {
             packTransposed(a.base + firstRow * a.rowStride + depthStart, laneStride: a.rowStride, lanes: rowsHere,
                            depth: depth, destinationStride: mr, into: sliver)
-        } else if a.rowStride == 1 {
-            for p in 0..<depth {
-                let source = a.base + (depthStart + p) * a.columnStride + firstRow
-                copyFloats(from: source, to: sliver + p * mr, count: rowsHere)
-            }
         } else {
             for p in 0..<depth {
                 for r in 0..<rowsHere {
@@ -293,21 +303,46 @@ func packTransposed(
     }
 }
 
-/// Packs one NR-wide sliver of B (depth × columns, zero-padded to NR columns): `depth` groups
-/// of NR floats.
+/// Packs columns `columnStart..<columnStart+columns` of B (depth rows from `depthStart`) into
+/// NR-wide slivers, the last zero-padded. A row-major B is walked along its rows, each row's
+/// floats going to every sliver in turn (sliver by sliver would touch `depth` lines a whole
+/// row apart, which share L1 sets when the row is a multiple of 4 KB).
+@inline(__always)
+private func packBPanel(
+    _ b: MatrixOperand, depthStart: Int, depth: Int, columnStart: Int, columns: Int,
+    sliverWidth nr: Int, into destination: UnsafeMutablePointer<Float>
+) {
+    let fullSlivers = columns / nr, lastColumns = columns % nr
+    if b.columnStride == 1 {
+        for p in 0..<depth {
+            let source = b.base + (depthStart + p) * b.rowStride + columnStart
+            let target = destination + p * nr
+            for sliver in 0..<fullSlivers {
+                copyFloats(from: source + sliver * nr, to: target + sliver * nr * depth, count: nr)
+            }
+            if lastColumns > 0 {
+                let partial = target + fullSlivers * nr * depth
+                copyFloats(from: source + fullSlivers * nr, to: partial, count: lastColumns)
+                (partial + lastColumns).update(repeating: 0, count: nr - lastColumns)
+            }
+        }
+        return
+    }
+    let slivers = fullSlivers + (lastColumns > 0 ? 1 : 0)
+    for sliver in 0..<slivers {
+        packB(b, depthStart: depthStart, depth: depth, columnStart: columnStart + sliver * nr,
+              columns: min(nr, columns - sliver * nr), sliverWidth: nr, into: destination + sliver * nr * depth)
+    }
+}
+
+/// Packs one NR-wide sliver of a B that is not row-major (depth × columns, zero-padded to NR
+/// columns): `depth` groups of NR floats.
 @inline(__always)
 private func packB(
     _ b: MatrixOperand, depthStart: Int, depth: Int, columnStart: Int, columns: Int,
     sliverWidth nr: Int, into sliver: UnsafeMutablePointer<Float>
 ) {
-    if b.columnStride == 1 {
-        for p in 0..<depth {
-            let source = b.base + (depthStart + p) * b.rowStride + columnStart
-            let row = sliver + p * nr
-            copyFloats(from: source, to: row, count: columns)
-            for j in columns..<nr { row[j] = 0 }
-        }
-    } else if b.rowStride == 1 {
+    if b.rowStride == 1 {
         packTransposed(b.base + columnStart * b.columnStride + depthStart, laneStride: b.columnStride, lanes: columns,
                        depth: depth, destinationStride: nr, into: sliver)
         if columns < nr {
