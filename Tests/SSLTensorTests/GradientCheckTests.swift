@@ -100,6 +100,17 @@ final class GradientCheckTests: XCTestCase {
         }
     }
 
+    func testLinearWithAndWithoutBiasOnMatricesBatchesAndTransposedViews() {
+        let weight = testTensor([5, 4], seed: 38), bias = testTensor([5], seed: 39)
+        checkGradients([testTensor([3, 4], seed: 130), weight, bias]) { $0[0].linear(weight: $0[1], bias: $0[2]) }
+        checkGradients([testTensor([3, 4], seed: 131), weight]) { $0[0].linear(weight: $0[1], bias: nil) }
+        checkGradients([testTensor([2, 3, 4], seed: 132), weight, bias]) { $0[0].linear(weight: $0[1], bias: $0[2]) }
+        // A transposed (non-contiguous) input and weight.
+        checkGradients([testTensor([4, 3], seed: 133), testTensor([4, 5], seed: 134), bias]) {
+            $0[0].transpose(0, 1).linear(weight: $0[1].transpose(0, 1), bias: $0[2])
+        }
+    }
+
     // MARK: Convolution and pooling
 
     func testConv2dWithStridePaddingAndBias() {

@@ -32,9 +32,7 @@ public final class Linear: Module {
     public override func forward(_ input: Tensor) -> Tensor {
         precondition(input.rank >= 1 && input.shape[input.rank - 1] == inputFeatures,
                      "Linear(\(inputFeatures) → \(outputFeatures)): input shape \(input.shape) does not end in \(inputFeatures)")
-        let product = input.matmul(weight, transposeOther: true)
-        guard let bias else { return product }
-        return product + bias
+        return input.linear(weight: weight, bias: bias)
     }
 
     public override func makeCopy() -> Module { Linear(inputFeatures, outputFeatures, bias: bias != nil) }

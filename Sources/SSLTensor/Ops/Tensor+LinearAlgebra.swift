@@ -73,6 +73,52 @@ extension Tensor {
         }
     }
 
+    /// `self · weightᵀ + bias` over the last axis (PyTorch's `F.linear`), with `weight`
+    /// `[out, in]` and `bias` `[out]`: one GEMM that starts from the bias rows, so the bias costs
+    /// no separate pass over the result.
+    ///
+    /// ```swift
+    /// let y = x.linear(weight: w, bias: b)   // [N, in] → [N, out]
+    /// ```
+    public func linear(weight: Tensor, bias: Tensor?) -> Tensor {
+        precondition(weight.rank == 2 && rank >= 1 && shape[rank - 1] == weight.shape[1],
+                     "linear: input \(shape) does not end in the weight's input size (weight \(weight.shape))")
+        let inputFeatures = weight.shape[1], outputFeatures = weight.shape[0]
+        if let bias {
+            precondition(bias.shape == [outputFeatures],
+                         "linear: bias has shape \(bias.shape), expected [\(outputFeatures)] for weight \(weight.shape)")
+        }
+        if rank != 2 {
+            let leading = Array(shape.dropLast())
+            return reshape([-1, inputFeatures]).linear(weight: weight, bias: bias).reshape(leading + [outputFeatures])
+        }
+        let rows = shape[0]
+        let result = Tensor(uninitializedShape: [rows, outputFeatures])
+        if rows > 0 {
+            if let bias {
+                let biasValues = bias.contiguousCopyIfNeeded()
+                for row in 0..<rows {
+                    copyFloats(from: biasValues.dataPointer, to: result.dataPointer + row * outputFeatures, count: outputFeatures)
+                }
+            }
+            let (left, leftTransposed) = matrixLayout(false)
+            let (right, rightTransposed) = weight.matrixLayout(true)
+            gemm(m: rows, n: outputFeatures, k: inputFeatures,
+                 a: .rowMajor(left.dataPointer, columns: leftTransposed ? rows : inputFeatures, transposed: leftTransposed),
+                 b: .rowMajor(right.dataPointer, columns: rightTransposed ? inputFeatures : outputFeatures,
+                              transposed: rightTransposed),
+                 beta: bias == nil ? 0 : 1, c: result.dataPointer, ldc: outputFeatures)
+        }
+        let savedInput = detach(), savedWeight = weight.detach()
+        let inputs = bias.map { [self, weight, $0] } ?? [self, weight]
+        return Tensor.record(result, operation: "linear", inputs: inputs) { gradient, needs in
+            let inputGradient = needs[0] ? gradient.matmul(savedWeight) : nil
+            let weightGradient = needs[1] ? gradient.matmul(savedInput, transposeSelf: true) : nil
+            let biasGradient = needs.count > 2 && needs[2] ? gradient.sum(axes: [0]) : nil
+            return [inputGradient, weightGradient, biasGradient].prefix(needs.count).map { $0 }
+        }
+    }
+
     /// A contiguous tensor holding this one's matrices, and whether they are stored transposed
     /// relative to the requested operand (so transposed views need no copy).
     func matrixLayout(_ transposeRequested: Bool) -> (Tensor, Bool) {
