@@ -41,7 +41,14 @@ public final class ComputeContext: Sendable {
         self.threadCount = max(1, threadCount ?? max(1, processors))
         self.bufferPool = bufferPool
         self.gemmKernel = gemmKernel
+        workerTeam = WorkerTeam(helperCount: self.threadCount - 1)
     }
+
+    /// The helper threads of this context's parallel loops (started on first use, stopped
+    /// with the context).
+    let workerTeam: WorkerTeam
+
+    deinit { workerTeam.stop() }
 
     /// The process-wide default context.
     public static let `default` = ComputeContext()

@@ -9,13 +9,14 @@ struct SendablePointer<Pointee>: @unchecked Sendable {
     @inlinable init(_ base: UnsafePointer<Pointee>) { self.base = UnsafeMutablePointer(mutating: base) }
 }
 
-/// Fork-join helpers over Dispatch's worker threads (the calling thread takes part).
+/// Fork-join helpers over the current context's `WorkerTeam` (the calling thread takes part),
+/// or Dispatch's worker threads when the team is busy (a nested or concurrent loop).
 enum ParallelLoop {
     /// Runs `body(worker)` for `worker` in `0..<workers`, concurrently when `workers > 1`.
     static func run(workers: Int, _ body: @Sendable (Int) -> Void) {
         if workers <= 1 {
             body(0)
-        } else {
+        } else if !ComputeContext.current.workerTeam.run(iterations: workers, body) {
             DispatchQueue.concurrentPerform(iterations: workers, execute: body)
         }
     }
@@ -32,7 +33,7 @@ enum ParallelLoop {
             return
         }
         let perChunk = (count + chunks - 1) / chunks
-        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+        run(workers: chunks) { chunk in
             let start = chunk * perChunk
             let end = min(count, start + perChunk)
             if start < end { body(start..<end) }
