@@ -150,7 +150,11 @@ public final class TeacherStudentModule<Network: Module>: Module, ProvidesCallba
     private static func blend(_ target: Tensor, _ source: Tensor, keep: Float, take: Float) {
         source.withContiguousBuffer { from in
             target.withUnsafeMutableElements { to in
-                for i in 0..<to.count { to[i] = keep * to[i] + take * from[i] }
+                guard let fromBase = from.baseAddress, let toBase = to.baseAddress else { return }
+                let source = UnsafeSendablePointer(fromBase), destination = UnsafeSendablePointer(toBase)
+                Parallel.forEachChunk(count: to.count, minimumChunk: 1 << 15) { range in
+                    for i in range { destination.base[i] = keep * destination.base[i] + take * source.base[i] }
+                }
             }
         }
     }

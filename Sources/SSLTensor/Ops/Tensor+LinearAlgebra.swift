@@ -97,8 +97,15 @@ extension Tensor {
         if rows > 0 {
             if let bias {
                 let biasValues = bias.contiguousCopyIfNeeded()
-                for row in 0..<rows {
-                    copyFloats(from: biasValues.dataPointer, to: result.dataPointer + row * outputFeatures, count: outputFeatures)
+                let source = SendablePointer(biasValues.dataPointer), destination = SendablePointer(result.dataPointer)
+                let rowsPerChunk = Swift.max(1, (1 << 14) / outputFeatures)
+                withExtendedLifetime(biasValues) {
+                    ParallelLoop.forEachChunk(count: rows, minimumChunk: rowsPerChunk,
+                                              threads: ComputeContext.current.threadCount) { range in
+                        for row in range {
+                            copyFloats(from: source.base, to: destination.base + row * outputFeatures, count: outputFeatures)
+                        }
+                    }
                 }
             }
             let (left, leftTransposed) = matrixLayout(false)
