@@ -29,7 +29,8 @@ public struct MatrixOperand: @unchecked Sendable {
 ///
 /// BLIS-style: B is packed into KC×NC panels of NR-wide slivers, A into MC×KC blocks of MR-tall
 /// slivers, and the micro-kernel (`GEMMMicroKernel`) computes MR×NR tiles from registers. The
-/// work is split between `threads` workers by rows of C (or by column slivers when C is short).
+/// work is split between `threads` workers by column slivers of C when C is at least as wide as
+/// it is tall, else by rows.
 /// When `beta == 0`, C is never read. Pack buffers come from the context's pool; nothing is
 /// allocated inside the loops.
 ///
@@ -180,22 +181,9 @@ func packA(
     into destination: UnsafeMutablePointer<Float>
 ) {
     if a.rowStride == 1 && a.columnStride != 1 {
-        // A stored transposed: walk it along its stored rows (depth), each row's `rows` floats
-        // going to every sliver in turn. Reading sliver by sliver instead touches `depth` lines
-        // a whole stored row apart (which share L1 sets when that row is a multiple of 4 KB).
-        let fullSlivers = rows / mr, lastRows = rows % mr
-        for p in 0..<depth {
-            let source = a.base + (depthStart + p) * a.columnStride + rowStart
-            let target = destination + p * mr
-            for sliver in 0..<fullSlivers {
-                copyFloats(from: source + sliver * mr, to: target + sliver * mr * depth, count: mr)
-            }
-            if lastRows > 0 {
-                let partial = target + fullSlivers * mr * depth
-                copyFloats(from: source + fullSlivers * mr, to: partial, count: lastRows)
-                (partial + lastRows).update(repeating: 0, count: mr - lastRows)
-            }
-        }
+        // A stored transposed: its stored rows run along the rows of C.
+        distributeRows(a.base + depthStart * a.columnStride + rowStart, stride: a.columnStride, depth: depth,
+                       count: rows, sliverWidth: mr, into: destination)
         return
     }
     var sliverRow = 0
@@ -219,6 +207,31 @@ func packA(
             }
         }
         sliverRow += mr
+    }
+}
+
+/// Packs `depth` stored rows of `count` floats (row p at `source + p·stride`) into slivers
+/// `sliverWidth` floats wide, `depth · sliverWidth` floats apart: float j of row p goes to
+/// sliver j / sliverWidth, at p · sliverWidth + j % sliverWidth; the last sliver is zero-padded.
+/// Walking the source row by row reads it in order; gathering sliver by sliver would touch
+/// `depth` lines a whole stored row apart, which share L1 sets when that row is a multiple of
+/// 4 KB (1024-wide layers).
+@inline(__always)
+func distributeRows(
+    _ source: UnsafePointer<Float>, stride: Int, depth: Int, count: Int, sliverWidth width: Int,
+    into destination: UnsafeMutablePointer<Float>
+) {
+    let fullSlivers = count / width, remainder = count % width
+    for p in 0..<depth {
+        let row = source + p * stride, target = destination + p * width
+        for sliver in 0..<fullSlivers {
+            copyFloats(from: row + sliver * width, to: target + sliver * width * depth, count: width)
+        }
+        if remainder > 0 {
+            let partial = target + fullSlivers * width * depth
+            copyFloats(from: row + fullSlivers * width, to: partial, count: remainder)
+            (partial + remainder).update(repeating: 0, count: width - remainder)
+        }
     }
 }
 
@@ -304,31 +317,18 @@ func packTransposed(
 }
 
 /// Packs columns `columnStart..<columnStart+columns` of B (depth rows from `depthStart`) into
-/// NR-wide slivers, the last zero-padded. A row-major B is walked along its rows, each row's
-/// floats going to every sliver in turn (sliver by sliver would touch `depth` lines a whole
-/// row apart, which share L1 sets when the row is a multiple of 4 KB).
+/// NR-wide slivers, the last zero-padded.
 @inline(__always)
 private func packBPanel(
     _ b: MatrixOperand, depthStart: Int, depth: Int, columnStart: Int, columns: Int,
     sliverWidth nr: Int, into destination: UnsafeMutablePointer<Float>
 ) {
-    let fullSlivers = columns / nr, lastColumns = columns % nr
     if b.columnStride == 1 {
-        for p in 0..<depth {
-            let source = b.base + (depthStart + p) * b.rowStride + columnStart
-            let target = destination + p * nr
-            for sliver in 0..<fullSlivers {
-                copyFloats(from: source + sliver * nr, to: target + sliver * nr * depth, count: nr)
-            }
-            if lastColumns > 0 {
-                let partial = target + fullSlivers * nr * depth
-                copyFloats(from: source + fullSlivers * nr, to: partial, count: lastColumns)
-                (partial + lastColumns).update(repeating: 0, count: nr - lastColumns)
-            }
-        }
+        distributeRows(b.base + depthStart * b.rowStride + columnStart, stride: b.rowStride, depth: depth,
+                       count: columns, sliverWidth: nr, into: destination)
         return
     }
-    let slivers = fullSlivers + (lastColumns > 0 ? 1 : 0)
+    let slivers = (columns + nr - 1) / nr
     for sliver in 0..<slivers {
         packB(b, depthStart: depthStart, depth: depth, columnStart: columnStart + sliver * nr,
               columns: min(nr, columns - sliver * nr), sliverWidth: nr, into: destination + sliver * nr * depth)
