@@ -129,7 +129,7 @@ enum BatchedConvolution {
         let buffers = SendablePointer(scratch.pointer), offsets = SendablePointer(positionOffsetTable)
         let columnTable = SendablePointer(rowOffsets)
         let perChunk = (total + threads - 1) / threads
-        ParallelLoop.run(workers: threads) { worker in
+        ParallelLoop.run(workers: threads, context: context) { worker in
             let accumulator = buffers.base + worker * perWorker
             let packedGradient = accumulator + accumulatorSize
             let packedColumns = packedGradient + paddedRows * depthStep
@@ -213,7 +213,7 @@ enum BatchedConvolution {
             let offsets = SendablePointer(offsetTable), rows = SendablePointer(rowOffsets)
             let gradientRows = SendablePointer(gradientRowOffsets)
             let imagesPerWorker = (batch + threads - 1) / threads
-            ParallelLoop.run(workers: threads) { worker in
+            ParallelLoop.run(workers: threads, context: context) { worker in
                 let firstImage = worker * imagesPerWorker, endImage = min(batch, firstImage + imagesPerWorker)
                 if firstImage >= endImage { return }
                 let packedGradient = buffers.base + worker * perWorker

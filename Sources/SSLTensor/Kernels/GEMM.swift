@@ -83,7 +83,7 @@ public func gemm(
     let scratchPointer = SendablePointer(scratch.pointer)
     let cPointer = SendablePointer(c)
 
-    ParallelLoop.run(workers: threads) { worker in
+    ParallelLoop.run(workers: threads, context: context) { worker in
         let rowStart = splitColumns ? 0 : min(m, worker * rowsPerWorker)
         let rowEnd = splitColumns ? m : min(m, rowStart + rowsPerWorker)
         let columnStart = splitColumns ? min(n, worker * columnsPerWorker) : 0

@@ -12,11 +12,12 @@ struct SendablePointer<Pointee>: @unchecked Sendable {
 /// Fork-join helpers over the current context's `WorkerTeam` (the calling thread takes part),
 /// or Dispatch's worker threads when the team is busy (a nested or concurrent loop).
 enum ParallelLoop {
-    /// Runs `body(worker)` for `worker` in `0..<workers`, concurrently when `workers > 1`.
-    static func run(workers: Int, _ body: @Sendable (Int) -> Void) {
+    /// Runs `body(worker)` for `worker` in `0..<workers`, concurrently when `workers > 1`, on
+    /// `context`'s team.
+    static func run(workers: Int, context: ComputeContext = .current, _ body: @Sendable (Int) -> Void) {
         if workers <= 1 {
             body(0)
-        } else if !ComputeContext.current.workerTeam.run(iterations: workers, body) {
+        } else if !context.workerTeam.run(iterations: workers, body) {
             DispatchQueue.concurrentPerform(iterations: workers, execute: body)
         }
     }
