@@ -38,6 +38,8 @@ extension Tensor {
         let leftStride = m * k, rightStride = k * n
         let context = ComputeContext.current
         let perMatrixFlops = 2.0 * Double(m) * Double(n) * Double(k)
+        // The layouts may be fresh copies: keep them alive until the products are done.
+        defer { withExtendedLifetime((left, right)) {} }
         if batch == 1 || perMatrixFlops >= 3.0e6 {
             for index in 0..<batch {
                 gemm(m: m, n: n, k: k,
@@ -110,11 +112,14 @@ extension Tensor {
             }
             let (left, leftTransposed) = matrixLayout(false)
             let (right, rightTransposed) = weight.matrixLayout(true)
-            gemm(m: rows, n: outputFeatures, k: inputFeatures,
-                 a: .rowMajor(left.dataPointer, columns: leftTransposed ? rows : inputFeatures, transposed: leftTransposed),
-                 b: .rowMajor(right.dataPointer, columns: rightTransposed ? inputFeatures : outputFeatures,
-                              transposed: rightTransposed),
-                 beta: bias == nil ? 0 : 1, c: result.dataPointer, ldc: outputFeatures)
+            // The layouts may be fresh copies: keep them alive until the product is done.
+            withExtendedLifetime((left, right)) {
+                gemm(m: rows, n: outputFeatures, k: inputFeatures,
+                     a: .rowMajor(left.dataPointer, columns: leftTransposed ? rows : inputFeatures, transposed: leftTransposed),
+                     b: .rowMajor(right.dataPointer, columns: rightTransposed ? inputFeatures : outputFeatures,
+                                  transposed: rightTransposed),
+                     beta: bias == nil ? 0 : 1, c: result.dataPointer, ldc: outputFeatures)
+            }
         }
         let savedInput = detach(), savedWeight = weight.detach()
         let inputs = bias.map { [self, weight, $0] } ?? [self, weight]
