@@ -125,27 +125,41 @@ enum BatchNormKernels {
         UnsafeRawPointer(pointer).loadUnaligned(as: SIMD8<Float>.self)
     }
 
+    /// Two sums over `count` consecutive floats: `vector(i)` gives the two terms for the eight
+    /// floats from `i`, `scalar(i)` for one (the last `count % 8`); terms add up in SIMD lanes.
+    @inline(__always)
+    static func laneSums(
+        count: Int, vector: (_ index: Int) -> (SIMD8<Float>, SIMD8<Float>), scalar: (_ index: Int) -> (Float, Float)
+    ) -> (Float, Float) {
+        var first = SIMD8<Float>(), second = SIMD8<Float>()
+        var i = 0
+        while i &+ 8 <= count {
+            let (a, b) = vector(i)
+            first += a
+            second += b
+            i &+= 8
+        }
+        var tailFirst: Float = 0, tailSecond: Float = 0
+        while i < count {
+            let (a, b) = scalar(i)
+            tailFirst += a
+            tailSecond += b
+            i &+= 1
+        }
+        return (first.sum() + tailFirst, second.sum() + tailSecond)
+    }
+
     /// Σ (x − shift) and Σ (x − shift)² over `count` floats, in SIMD lanes.
     @inline(__always)
     static func sumAndSquares(_ values: UnsafePointer<Float>, count: Int, shift: Float) -> (sum: Float, squares: Float) {
-        let raw = UnsafeRawPointer(values)
-        var sum = SIMD8<Float>(), squares = SIMD8<Float>()
         let shiftVector = SIMD8<Float>(repeating: shift)
-        var i = 0
-        while i &+ 8 <= count {
-            let d = raw.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self) - shiftVector
-            sum += d
-            squares += d * d
-            i &+= 8
-        }
-        var tailSum: Float = 0, tailSquares: Float = 0
-        while i < count {
+        return laneSums(count: count) { i in
+            let d = load8(values + i) - shiftVector
+            return (d, d * d)
+        } scalar: { i in
             let d = values[i] - shift
-            tailSum += d
-            tailSquares += d * d
-            i &+= 1
+            return (d, d * d)
         }
-        return (sum.sum() + tailSum, squares.sum() + tailSquares)
     }
 
     /// Σ g and Σ g·(x − mean) over `count` floats, in SIMD lanes.
@@ -153,24 +167,13 @@ enum BatchNormKernels {
     static func gradientAndProductSums(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, count: Int, mean: Float)
         -> (sum: Float, product: Float)
     {
-        let rawG = UnsafeRawPointer(g), rawX = UnsafeRawPointer(x)
-        var sum = SIMD8<Float>(), product = SIMD8<Float>()
         let meanVector = SIMD8<Float>(repeating: mean)
-        var i = 0
-        while i &+ 8 <= count {
-            let gradient = rawG.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
-            let centred = rawX.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self) - meanVector
-            sum += gradient
-            product += gradient * centred
-            i &+= 8
+        return laneSums(count: count) { i in
+            let gradient = load8(g + i)
+            return (gradient, gradient * (load8(x + i) - meanVector))
+        } scalar: { i in
+            (g[i], g[i] * (x[i] - mean))
         }
-        var tailSum: Float = 0, tailProduct: Float = 0
-        while i < count {
-            tailSum += g[i]
-            tailProduct += g[i] * (x[i] - mean)
-            i &+= 1
-        }
-        return (sum.sum() + tailSum, product.sum() + tailProduct)
     }
 
     /// out = a[c]·x + b[c] (the normalisation itself), or out = a[c]·x + b[c]·y + d[c] when `y`
