@@ -130,6 +130,45 @@ void ssl_sgemm_kernel_4x32_avx512(long k, const float *a, const float *b, float 
     SSL_STORE512(0) SSL_STORE512(1) SSL_STORE512(2) SSL_STORE512(3)
 }
 
+/* Gathered-A kernels: depth column p of the A sliver (MR floats along C's rows) is read in
+ * place, at a + a_columns[p], instead of from a packed sliver; B is packed as usual. The
+ * transposed product of a stride-1 convolution, Cᵀ = columnsᵀ · Wᵀ, taken over output
+ * positions that keep the padded image's width, has exactly such an A: its column
+ * (c, ky, kx) is the padded image read from offset c·Hp·Wp + ky·Wp + kx on, one float per
+ * position. The broadcasts read single floats, so no load ever splits a cache line. */
+__attribute__((target("avx512f")))
+void ssl_sgemm_kernel_12x32_avx512_gathered(long k, const float *a, const long *a_columns, const float *b,
+                                            float *c, long ldc, float alpha, float beta) {
+    __m512 acc00 = _mm512_setzero_ps(), acc01 = _mm512_setzero_ps();
+    __m512 acc10 = _mm512_setzero_ps(), acc11 = _mm512_setzero_ps();
+    __m512 acc20 = _mm512_setzero_ps(), acc21 = _mm512_setzero_ps();
+    __m512 acc30 = _mm512_setzero_ps(), acc31 = _mm512_setzero_ps();
+    __m512 acc40 = _mm512_setzero_ps(), acc41 = _mm512_setzero_ps();
+    __m512 acc50 = _mm512_setzero_ps(), acc51 = _mm512_setzero_ps();
+    __m512 acc60 = _mm512_setzero_ps(), acc61 = _mm512_setzero_ps();
+    __m512 acc70 = _mm512_setzero_ps(), acc71 = _mm512_setzero_ps();
+    __m512 acc80 = _mm512_setzero_ps(), acc81 = _mm512_setzero_ps();
+    __m512 acc90 = _mm512_setzero_ps(), acc91 = _mm512_setzero_ps();
+    __m512 acc100 = _mm512_setzero_ps(), acc101 = _mm512_setzero_ps();
+    __m512 acc110 = _mm512_setzero_ps(), acc111 = _mm512_setzero_ps();
+    const float *const origin = a;
+    for (long p = 0; p < k; ++p) {
+        a = origin + a_columns[p];
+        const __m512 b0 = _mm512_loadu_ps(b);
+        const __m512 b1 = _mm512_loadu_ps(b + 16);
+        _mm_prefetch((const char *)(b + 256), _MM_HINT_T0);
+        SSL_ROW512(0) SSL_ROW512(1) SSL_ROW512(2) SSL_ROW512(3)
+        SSL_ROW512(4) SSL_ROW512(5) SSL_ROW512(6) SSL_ROW512(7)
+        SSL_ROW512(8) SSL_ROW512(9) SSL_ROW512(10) SSL_ROW512(11)
+        b += 32;
+    }
+    const __m512 va = _mm512_set1_ps(alpha);
+    const __m512 vb = _mm512_set1_ps(beta);
+    SSL_STORE512(0) SSL_STORE512(1) SSL_STORE512(2) SSL_STORE512(3)
+    SSL_STORE512(4) SSL_STORE512(5) SSL_STORE512(6) SSL_STORE512(7)
+    SSL_STORE512(8) SSL_STORE512(9) SSL_STORE512(10) SSL_STORE512(11)
+}
+
 #define SSL_ROW256(r)                                              \
     {                                                              \
         const __m256 av = _mm256_broadcast_ss(a + (r));            \
@@ -174,6 +213,30 @@ void ssl_sgemm_kernel_6x16_avx2(long k, const float *a, const float *b, float *c
     SSL_STORE256(3) SSL_STORE256(4) SSL_STORE256(5)
 }
 
+__attribute__((target("avx2,fma")))
+void ssl_sgemm_kernel_6x16_avx2_gathered(long k, const float *a, const long *a_columns, const float *b,
+                                         float *c, long ldc, float alpha, float beta) {
+    __m256 acc00 = _mm256_setzero_ps(), acc01 = _mm256_setzero_ps();
+    __m256 acc10 = _mm256_setzero_ps(), acc11 = _mm256_setzero_ps();
+    __m256 acc20 = _mm256_setzero_ps(), acc21 = _mm256_setzero_ps();
+    __m256 acc30 = _mm256_setzero_ps(), acc31 = _mm256_setzero_ps();
+    __m256 acc40 = _mm256_setzero_ps(), acc41 = _mm256_setzero_ps();
+    __m256 acc50 = _mm256_setzero_ps(), acc51 = _mm256_setzero_ps();
+    const float *const origin = a;
+    for (long p = 0; p < k; ++p) {
+        a = origin + a_columns[p];
+        const __m256 b0 = _mm256_loadu_ps(b);
+        const __m256 b1 = _mm256_loadu_ps(b + 8);
+        SSL_ROW256(0) SSL_ROW256(1) SSL_ROW256(2)
+        SSL_ROW256(3) SSL_ROW256(4) SSL_ROW256(5)
+        b += 16;
+    }
+    const __m256 va = _mm256_set1_ps(alpha);
+    const __m256 vb = _mm256_set1_ps(beta);
+    SSL_STORE256(0) SSL_STORE256(1) SSL_STORE256(2)
+    SSL_STORE256(3) SSL_STORE256(4) SSL_STORE256(5)
+}
+
 #else  // not x86-64
 
 int ssl_cpu_features(void) { return 0; }
@@ -192,6 +255,30 @@ void ssl_sgemm_kernel_6x16_avx2(long k, const float *a, const float *b, float *c
     ssl_kernel_unavailable();
 }
 
+void ssl_sgemm_kernel_8x32_avx512(long k, const float *a, const float *b, float *c, long ldc,
+                                  float alpha, float beta) {
+    (void)k; (void)a; (void)b; (void)c; (void)ldc; (void)alpha; (void)beta;
+    ssl_kernel_unavailable();
+}
+
+void ssl_sgemm_kernel_4x32_avx512(long k, const float *a, const float *b, float *c, long ldc,
+                                  float alpha, float beta) {
+    (void)k; (void)a; (void)b; (void)c; (void)ldc; (void)alpha; (void)beta;
+    ssl_kernel_unavailable();
+}
+
+void ssl_sgemm_kernel_12x32_avx512_gathered(long k, const float *a, const long *a_columns, const float *b,
+                                            float *c, long ldc, float alpha, float beta) {
+    (void)k; (void)a; (void)a_columns; (void)b; (void)c; (void)ldc; (void)alpha; (void)beta;
+    ssl_kernel_unavailable();
+}
+
+void ssl_sgemm_kernel_6x16_avx2_gathered(long k, const float *a, const long *a_columns, const float *b,
+                                         float *c, long ldc, float alpha, float beta) {
+    (void)k; (void)a; (void)a_columns; (void)b; (void)c; (void)ldc; (void)alpha; (void)beta;
+    ssl_kernel_unavailable();
+}
+
 #endif
 
 void ssl_sgemm_kernel_6x16_generic(long k, const float *a, const float *b, float *c, long ldc,
@@ -205,6 +292,29 @@ void ssl_sgemm_kernel_6x16_generic(long k, const float *a, const float *b, float
             for (int j = 0; j < 16; ++j) acc[r][j] += av * b[j];
         }
         a += 6;
+        b += 16;
+    }
+    for (int r = 0; r < 6; ++r) {
+        float *row = c + r * ldc;
+        if (beta == 0.0f) {
+            for (int j = 0; j < 16; ++j) row[j] = alpha * acc[r][j];
+        } else {
+            for (int j = 0; j < 16; ++j) row[j] = alpha * acc[r][j] + beta * row[j];
+        }
+    }
+}
+
+void ssl_sgemm_kernel_6x16_generic_gathered(long k, const float *a, const long *a_columns, const float *b,
+                                            float *c, long ldc, float alpha, float beta) {
+    float acc[6][16];
+    for (int r = 0; r < 6; ++r)
+        for (int j = 0; j < 16; ++j) acc[r][j] = 0.0f;
+    for (long p = 0; p < k; ++p) {
+        const float *column = a + a_columns[p];
+        for (int r = 0; r < 6; ++r) {
+            const float av = column[r];
+            for (int j = 0; j < 16; ++j) acc[r][j] += av * b[j];
+        }
         b += 16;
     }
     for (int r = 0; r < 6; ++r) {

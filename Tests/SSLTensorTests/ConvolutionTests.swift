@@ -1,11 +1,12 @@
-import SSLTensor
+@testable import SSLTensor
 import SSLTestSupport
 import XCTest
 
 /// conv2d's three products (output, input gradient, weight gradient) against the definition,
 /// summed in double precision, on shapes that exercise every path of the batched kernels:
 /// tiles running across image boundaries, several depth panels, partial tiles, the transposed
-/// and the scatter input-gradient paths, 1×1 and non-square kernels, and more threads than images.
+/// and the scatter input-gradient paths, 1×1 and non-square kernels, more threads than images,
+/// and the stride-1 forward that reads the images in place (`forwardInPlace`).
 final class ConvolutionTests: XCTestCase {
     private struct Case {
         let batch, channels, height, width, outChannels, kernelHeight, kernelWidth, stride, padding: Int
@@ -99,11 +100,46 @@ final class ConvolutionTests: XCTestCase {
         Case(batch: 3, channels: 9, height: 12, width: 12, outChannels: 16, kernelHeight: 3, kernelWidth: 3, stride: 1, padding: 1),
     ]
 
+    /// Shapes whose forward product reads the images in place (checked below, per kernel).
+    private let inPlaceCases: [Case] = [
+        // 60 output channels: two weight slivers, the second partial; the last tile of the last
+        // image reads past its end (the padded copy with room).
+        Case(batch: 3, channels: 5, height: 10, width: 30, outChannels: 60, kernelHeight: 3, kernelWidth: 3, stride: 1, padding: 1),
+        // 270-deep columns: two panels. The input gradient (30 channels from 32) is read in place too.
+        Case(batch: 2, channels: 30, height: 6, width: 30, outChannels: 32, kernelHeight: 3, kernelWidth: 3, stride: 1, padding: 1),
+        // 1×1 without padding: the padded width is the width, nothing is thrown away.
+        Case(batch: 3, channels: 6, height: 4, width: 12, outChannels: 32, kernelHeight: 1, kernelWidth: 1, stride: 1, padding: 0),
+        // 5×5 with padding 2, on one image (one worker idle with more threads than groups).
+        Case(batch: 1, channels: 10, height: 6, width: 28, outChannels: 30, kernelHeight: 5, kernelWidth: 5, stride: 1, padding: 2),
+    ]
+
     func testEveryProductMatchesTheDefinitionForEveryKernelAndThreadCount() {
         for kernel in GEMMMicroKernel.allCases where kernel.isSupported {
             for threads in [1, 2, 3] {
                 for s in cases { check(s, kernel: kernel, threads: threads) }
             }
         }
+    }
+
+    func testTheInPlaceForwardMatchesTheDefinitionForEveryKernelAndThreadCount() {
+        for kernel in GEMMMicroKernel.allCases where kernel.isSupported {
+            for s in inPlaceCases {
+                let geometry = ConvolutionGeometry(channels: s.channels, height: s.height, width: s.width,
+                                                   kernelHeight: s.kernelHeight, kernelWidth: s.kernelWidth,
+                                                   stride: s.stride, padding: s.padding)
+                XCTAssertTrue(BatchedConvolution.readsImagesInPlace(geometry, outChannels: s.outChannels, kernel: kernel),
+                              "\(s) with kernel \(kernel) should take the in-place forward")
+            }
+            for threads in [1, 2, 3] {
+                for s in inPlaceCases { check(s, kernel: kernel, threads: threads) }
+            }
+        }
+        // The ConvNet's 7×7 stage stays on the packed path; its 28×28 and 14×14 stages do not.
+        func inPlace(_ size: Int, _ channels: Int) -> Bool {
+            BatchedConvolution.readsImagesInPlace(
+                ConvolutionGeometry(channels: channels, height: size, width: size, kernelHeight: 3, kernelWidth: 3,
+                                    stride: 1, padding: 1), outChannels: channels, kernel: .avx512)
+        }
+        XCTAssertEqual([inPlace(28, 32), inPlace(14, 64), inPlace(7, 128)], [true, true, false])
     }
 }

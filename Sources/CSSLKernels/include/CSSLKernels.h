@@ -47,6 +47,15 @@ void ssl_sgemm_kernel_6x16_avx2(long k, const float *a, const float *b, float *c
 void ssl_sgemm_kernel_6x16_generic(long k, const float *a, const float *b, float *c, long ldc,
                                    float alpha, float beta);
 
+// Gathered-A variants: the same contract, except that A is not packed: column p of the A
+// sliver (its MR floats, rows 0..MR-1) is read at `a + a_columns[p]`. B is packed as usual.
+void ssl_sgemm_kernel_12x32_avx512_gathered(long k, const float *a, const long *a_columns, const float *b,
+                                            float *c, long ldc, float alpha, float beta);
+void ssl_sgemm_kernel_6x16_avx2_gathered(long k, const float *a, const long *a_columns, const float *b,
+                                         float *c, long ldc, float alpha, float beta);
+void ssl_sgemm_kernel_6x16_generic_gathered(long k, const float *a, const long *a_columns, const float *b,
+                                            float *c, long ldc, float alpha, float beta);
+
 #ifdef __cplusplus
 }
 #endif

@@ -12,6 +12,10 @@
 /// Running the batch as one product (rather than one GEMM per image) lets slivers run across
 /// image boundaries, so small feature maps (7×7 = 49 positions) waste no tile columns, and the
 /// weights are packed once per call instead of once per image.
+///
+/// Stride-1 forward products over larger maps (28×28, 14×14) skip the gathering altogether:
+/// `forwardInPlace` computes the transposed product, whose A slivers the micro-kernel reads
+/// straight from the padded images.
 enum BatchedConvolution {
     /// `output[n, o, oy, ox] = Σ_k weight[o, k] · columns[k, (n, oy, ox)]`: the forward pass.
     /// `paddedInput` holds the images with the padding written out (`PaddedImages.writePadded`;
@@ -26,6 +30,11 @@ enum BatchedConvolution {
         let m = outChannels, depth = geometry.columnRows, positions = geometry.columnCount
         let total = batch * positions
         if m == 0 || total == 0 { return }
+        if readsImagesInPlace(geometry, outChannels: outChannels, kernel: kernel) {
+            forwardInPlace(paddedInput: input, batch: batch, weight: weight, outChannels: outChannels,
+                           geometry: geometry, output: output, context: context)
+            return
+        }
         let padded = PaddedImages(alreadyPadded: input, batch: batch, geometry: geometry)
         let rowOffsets = padded.depthRowOffsets(geometry)
         defer { rowOffsets.deallocate() }
@@ -91,6 +100,148 @@ enum BatchedConvolution {
                                 positions: positions, into: result.base)
                 }
             }
+        }
+    }
+
+    /// Whether the forward product reads the images in place (`forwardInPlace`) rather than
+    /// packing column slivers: stride 1, and the work spent on thrown-away tile entries (the
+    /// padded width's extra positions, the last partial tile, output channels padded to NR)
+    /// is at most a quarter more than the output. 28×28 and 14×14 maps with padding 1 qualify;
+    /// 7×7 maps (72 positions computed for 49) do not.
+    static func readsImagesInPlace(_ geometry: ConvolutionGeometry, outChannels: Int, kernel: GEMMMicroKernel) -> Bool {
+        guard geometry.stride == 1, outChannels > 0 else { return false }
+        let mr = kernel.tileRows, nr = kernel.tileColumns
+        let computed = roundUp(PaddedImages.paddedWidthSpan(geometry), to: mr) * roundUp(outChannels, to: nr)
+        return computed * 4 <= geometry.columnCount * outChannels * 5
+    }
+
+    /// The stride-1 forward product, computed transposed (outputᵀ = columnsᵀ · weightᵀ) without
+    /// packing the columns. Over the positions of the padded width (g = oy·Wp + ox, with ox
+    /// running to Wp), column k = (c, ky, kx) of columnsᵀ is the padded image itself, read from
+    /// `rowOffset[k] = c·Hp·Wp + ky·Wp + kx` on, one float per position. So the micro-kernel
+    /// reads its A slivers in place (`runGathered`: 12 positions per tile, broadcast from the
+    /// image) and only the weights are packed, once per call, as B (32 output channels per
+    /// sliver). Each worker takes groups of up to 16 tiles of one image, so a weight sliver stays
+    /// in L1 while the group runs; the group's tiles are then transposed into the output,
+    /// skipping the positions with ox ≥ OW. The last image is read from a copy with room after
+    /// it, because its last tile reads up to a tile past its end.
+    private static func forwardInPlace(
+        paddedInput input: UnsafePointer<Float>, batch: Int, weight: UnsafePointer<Float>, outChannels: Int,
+        geometry: ConvolutionGeometry, output: UnsafeMutablePointer<Float>, context: ComputeContext
+    ) {
+        let kernel = context.gemmKernel
+        let mr = kernel.tileRows, nr = kernel.tileColumns
+        let m = outChannels, depth = geometry.columnRows, positions = geometry.columnCount
+        let padded = PaddedImages(alreadyPadded: input, batch: batch, geometry: geometry)
+        let paddedWidth = padded.paddedWidth, imageSize = padded.imageSize
+        let outputWidth = geometry.outputWidth
+        let span = PaddedImages.paddedWidthSpan(geometry)
+        let tilesPerImage = (span + mr - 1) / mr
+        let groupsPerImage = (tilesPerImage + 15) / 16
+        let tilesPerGroup = (tilesPerImage + groupsPerImage - 1) / groupsPerImage
+        let rowOffsets = padded.depthRowOffsets(geometry)
+        defer { rowOffsets.deallocate() }
+        let panels = PanelSplit(depth: depth, maximumDepth: kernel.panelDepth)
+        let paddedChannels = roundUp(m, to: nr), slivers = paddedChannels / nr
+        let pool = context.bufferPool
+
+        // The weights as B (depth × output channels), every panel packed once.
+        let panelSize = panels.maximumDepth * paddedChannels
+        let packedWeights = pool.allocate(count: panels.count * panelSize)
+        defer { pool.release(packedWeights.pointer, capacity: packedWeights.capacity) }
+        for panel in 0..<panels.count {
+            let (start, size) = panels[panel]
+            packBPanel(.rowMajor(weight, columns: depth, transposed: true), depthStart: start, depth: size,
+                       columnStart: 0, columns: m, sliverWidth: nr, into: packedWeights.pointer + panel * panelSize)
+        }
+
+        // The farthest float a tile of the last image reads, and that image with room after it.
+        let reach = rowOffsets[depth - 1] + tilesPerImage * mr
+        let lastImageCount = max(imageSize, reach)
+        let lastImage = pool.allocate(count: lastImageCount)
+        defer { pool.release(lastImage.pointer, capacity: lastImage.capacity) }
+        lastImage.pointer.update(from: input + (batch - 1) * imageSize, count: imageSize)
+        (lastImage.pointer + imageSize).update(repeating: 0, count: lastImageCount - imageSize)
+
+        let units = batch * groupsPerImage
+        let threads = min(context.threadCount, units)
+        let perWorker = tilesPerGroup * mr * paddedChannels
+        let scratch = pool.allocate(count: threads * perWorker)
+        defer { pool.release(scratch.pointer, capacity: scratch.capacity) }
+        let source = SendablePointer(input), last = SendablePointer(lastImage.pointer)
+        let weights = SendablePointer(packedWeights.pointer), buffers = SendablePointer(scratch.pointer)
+        let rows = SendablePointer(rowOffsets), result = SendablePointer(output)
+        let unitsPerWorker = (units + threads - 1) / threads
+        ParallelLoop.run(workers: threads, context: context) { worker in
+            let tiles = buffers.base + worker * perWorker   // [group position, output channel]
+            for unit in (worker * unitsPerWorker)..<min(units, (worker + 1) * unitsPerWorker) {
+                let image = unit / groupsPerImage, group = unit % groupsPerImage
+                let firstTile = group * tilesPerGroup, endTile = min(tilesPerImage, firstTile + tilesPerGroup)
+                if firstTile >= endTile { continue }
+                let imageBase = image == batch - 1 ? UnsafePointer(last.base) : UnsafePointer(source.base + image * imageSize)
+                for panel in 0..<panels.count {
+                    let (start, size) = panels[panel]
+                    let columnOffsets = UnsafePointer(rows.base + start)
+                    for sliver in 0..<slivers {
+                        let b = UnsafePointer(weights.base + panel * panelSize + sliver * size * nr)
+                        for tile in firstTile..<endTile {
+                            kernel.runGathered(depth: size, a: imageBase + tile * mr, aColumnOffsets: columnOffsets, b: b,
+                                               c: tiles + (tile - firstTile) * mr * paddedChannels + sliver * nr,
+                                               ldc: paddedChannels, alpha: 1, beta: panel == 0 ? 0 : 1)
+                        }
+                    }
+                }
+                transposeOut(UnsafePointer(tiles), stride: paddedChannels, channels: m, firstPosition: firstTile * mr,
+                             endPosition: min(endTile * mr, span), paddedWidth: paddedWidth, outputWidth: outputWidth,
+                             positions: positions, into: result.base + image * m * positions)
+            }
+        }
+    }
+
+    /// Writes rows `firstPosition..<endPosition` of a [padded-width position, channel] block
+    /// (row g at `block + (g − firstPosition)·stride`) into one image's `[channels, OH·OW]`
+    /// output, skipping positions with ox ≥ OW. Runs of four positions go through 4×4 transposes.
+    @inline(__always)
+    private static func transposeOut(
+        _ block: UnsafePointer<Float>, stride: Int, channels: Int, firstPosition: Int, endPosition: Int,
+        paddedWidth: Int, outputWidth: Int, positions: Int, into output: UnsafeMutablePointer<Float>
+    ) {
+        let raw = UnsafeRawPointer(block), target = UnsafeMutableRawPointer(output)
+        let blockChannels = channels & ~3
+        var g = firstPosition
+        while g < endPosition {
+            let oy = g / paddedWidth, ox = g - oy * paddedWidth
+            if ox >= outputWidth {
+                g = (oy + 1) * paddedWidth
+                continue
+            }
+            let run = min(outputWidth - ox, endPosition - g)
+            let row = g - firstPosition, outputPosition = oy * outputWidth + ox
+            var i = 0
+            while i &+ 4 <= run {
+                var c = 0
+                while c < blockChannels {
+                    let offset = ((row &+ i) &* stride &+ c) &* 4
+                    let r0 = raw.loadUnaligned(fromByteOffset: offset, as: SIMD4<Float>.self)
+                    let r1 = raw.loadUnaligned(fromByteOffset: offset &+ stride &* 4, as: SIMD4<Float>.self)
+                    let r2 = raw.loadUnaligned(fromByteOffset: offset &+ stride &* 8, as: SIMD4<Float>.self)
+                    let r3 = raw.loadUnaligned(fromByteOffset: offset &+ stride &* 12, as: SIMD4<Float>.self)
+                    storeTransposed(r0, r1, r2, r3, into: target,
+                                    byteOffset: (c &* positions &+ outputPosition &+ i) &* 4, rowBytes: positions &* 4)
+                    c &+= 4
+                }
+                i &+= 4
+            }
+            // The channels past the last block of four, and the positions past the last run of four.
+            for channel in 0..<channels {
+                let from = block + row * stride + channel, to = output + channel * positions + outputPosition
+                var j = channel < blockChannels ? i : 0
+                while j < run {
+                    to[j] = from[j &* stride]
+                    j &+= 1
+                }
+            }
+            g += run
         }
     }
 

@@ -319,7 +319,7 @@ func packTransposed(
 /// Packs columns `columnStart..<columnStart+columns` of B (depth rows from `depthStart`) into
 /// NR-wide slivers, the last zero-padded.
 @inline(__always)
-private func packBPanel(
+func packBPanel(
     _ b: MatrixOperand, depthStart: Int, depth: Int, columnStart: Int, columns: Int,
     sliverWidth nr: Int, into destination: UnsafeMutablePointer<Float>
 ) {

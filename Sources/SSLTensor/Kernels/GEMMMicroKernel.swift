@@ -81,6 +81,20 @@ public enum GEMMMicroKernel: String, Sendable, CaseIterable {
     @inlinable
     func writesExactly(rows: Int) -> Bool { rows == tileRows || edgeRows(for: rows) == rows }
 
+    /// `run(depth:…)` with A read in place instead of from a packed sliver: column p of the A
+    /// sliver (its MR floats) is at `a + aColumnOffsets[p]`. B is a packed sliver as usual.
+    @inlinable @inline(__always)
+    func runGathered(
+        depth: Int, a: UnsafePointer<Float>, aColumnOffsets: UnsafePointer<Int>, b: UnsafePointer<Float>,
+        c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float
+    ) {
+        switch self {
+        case .avx512: ssl_sgemm_kernel_12x32_avx512_gathered(depth, a, aColumnOffsets, b, c, ldc, alpha, beta)
+        case .avx2: ssl_sgemm_kernel_6x16_avx2_gathered(depth, a, aColumnOffsets, b, c, ldc, alpha, beta)
+        case .portable: ssl_sgemm_kernel_6x16_generic_gathered(depth, a, aColumnOffsets, b, c, ldc, alpha, beta)
+        }
+    }
+
     /// Runs the kernel on one full tile: C = alpha·(A·B) + beta·C (C not read when beta is 0).
     @inlinable @inline(__always)
     func run(

@@ -119,6 +119,12 @@ struct PaddedImages: @unchecked Sendable {
         for j in count..<max(count, width) { table[j] = table[0] }
     }
 
+    /// Positions of the padded width from the first output to the last, `(OH − 1)·Wp + OW`
+    /// (stride 1): output (oy, ox) is position oy·Wp + ox.
+    static func paddedWidthSpan(_ geometry: ConvolutionGeometry) -> Int {
+        (geometry.outputHeight - 1) * (geometry.width + 2 * geometry.padding) + geometry.outputWidth
+    }
+
     /// Copies the unpadded interior to `destination` (`[N, C, H, W]`).
     func copyInterior(into destination: UnsafeMutablePointer<Float>, geometry: ConvolutionGeometry, context: ComputeContext) {
         let p = geometry.padding, height = geometry.height, width = geometry.width
