@@ -104,11 +104,11 @@ final class ConvolutionTests: XCTestCase {
     private let inPlaceCases: [Case] = [
         // 60 output channels: two weight slivers, the second partial; the last tile of the last
         // image reads past its end (the padded copy with room).
-        Case(batch: 3, channels: 5, height: 10, width: 30, outChannels: 60, kernelHeight: 3, kernelWidth: 3, stride: 1, padding: 1),
+        Case(batch: 3, channels: 8, height: 10, width: 30, outChannels: 60, kernelHeight: 3, kernelWidth: 3, stride: 1, padding: 1),
         // 270-deep columns: two panels. The input gradient (30 channels from 32) is read in place too.
         Case(batch: 2, channels: 30, height: 6, width: 30, outChannels: 32, kernelHeight: 3, kernelWidth: 3, stride: 1, padding: 1),
         // 1×1 without padding: the padded width is the width, nothing is thrown away.
-        Case(batch: 3, channels: 6, height: 4, width: 12, outChannels: 32, kernelHeight: 1, kernelWidth: 1, stride: 1, padding: 0),
+        Case(batch: 3, channels: 64, height: 4, width: 12, outChannels: 32, kernelHeight: 1, kernelWidth: 1, stride: 1, padding: 0),
         // 5×5 with padding 2, on one image (one worker idle with more threads than groups).
         Case(batch: 1, channels: 10, height: 6, width: 28, outChannels: 30, kernelHeight: 5, kernelWidth: 5, stride: 1, padding: 2),
     ]
@@ -134,12 +134,14 @@ final class ConvolutionTests: XCTestCase {
                 for s in inPlaceCases { check(s, kernel: kernel, threads: threads) }
             }
         }
-        // The ConvNet's 7×7 stage stays on the packed path; its 28×28 and 14×14 stages do not.
-        func inPlace(_ size: Int, _ channels: Int) -> Bool {
+        // The ConvNet's 7×7 stage and its 9-deep first convolution stay on the packed path; the
+        // rest of its 28×28 and 14×14 stages read in place.
+        func inPlace(_ size: Int, _ channels: Int, _ outChannels: Int) -> Bool {
             BatchedConvolution.readsImagesInPlace(
                 ConvolutionGeometry(channels: channels, height: size, width: size, kernelHeight: 3, kernelWidth: 3,
-                                    stride: 1, padding: 1), outChannels: channels, kernel: .avx512)
+                                    stride: 1, padding: 1), outChannels: outChannels, kernel: .avx512)
         }
-        XCTAssertEqual([inPlace(28, 32), inPlace(14, 64), inPlace(7, 128)], [true, true, false])
+        XCTAssertEqual([inPlace(28, 32, 32), inPlace(14, 64, 64), inPlace(7, 128, 128), inPlace(28, 1, 32)],
+                       [true, true, false, false])
     }
 }
