@@ -120,8 +120,8 @@ enum BatchedConvolution {
     /// packing the columns. Over the positions of the padded width (g = oy·Wp + ox, with ox
     /// running to Wp), column k = (c, ky, kx) of columnsᵀ is the padded image itself, read from
     /// `rowOffset[k] = c·Hp·Wp + ky·Wp + kx` on, one float per position. So the micro-kernel
-    /// reads its A slivers in place (`runGathered`: 12 positions per tile, broadcast from the
-    /// image) and only the weights are packed, once per call, as B (32 output channels per
+    /// reads its A slivers in place (`runGathered`: MR positions per tile, broadcast from the
+    /// image) and only the weights are packed, once per call, as B (NR output channels per
     /// sliver). Each worker takes groups of up to 16 tiles of one image, so a weight sliver stays
     /// in L1 while the group runs; the group's tiles are then transposed into the output,
     /// skipping the positions with ox ≥ OW. The last image is read from a copy with room after
@@ -175,7 +175,9 @@ enum BatchedConvolution {
         let unitsPerWorker = (units + threads - 1) / threads
         ParallelLoop.run(workers: threads, context: context) { worker in
             let tiles = buffers.base + worker * perWorker   // [group position, output channel]
-            for unit in (worker * unitsPerWorker)..<min(units, (worker + 1) * unitsPerWorker) {
+            // With more threads than units divide evenly, the last workers may get nothing.
+            let firstUnit = min(units, worker * unitsPerWorker)
+            for unit in firstUnit..<min(units, firstUnit + unitsPerWorker) {
                 let image = unit / groupsPerImage, group = unit % groupsPerImage
                 let firstTile = group * tilesPerGroup, endTile = min(tilesPerImage, firstTile + tilesPerGroup)
                 if firstTile >= endTile { continue }

@@ -122,7 +122,8 @@ struct PaddedImages: @unchecked Sendable {
     /// Positions of the padded width from the first output to the last, `(OH − 1)·Wp + OW`
     /// (stride 1): output (oy, ox) is position oy·Wp + ox.
     static func paddedWidthSpan(_ geometry: ConvolutionGeometry) -> Int {
-        (geometry.outputHeight - 1) * (geometry.width + 2 * geometry.padding) + geometry.outputWidth
+        precondition(geometry.stride == 1, "paddedWidthSpan: defined for stride 1, got stride \(geometry.stride)")
+        return (geometry.outputHeight - 1) * (geometry.width + 2 * geometry.padding) + geometry.outputWidth
     }
 
     /// Copies the unpadded interior to `destination` (`[N, C, H, W]`).
