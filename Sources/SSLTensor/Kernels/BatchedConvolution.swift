@@ -13,9 +13,9 @@
 /// image boundaries, so small feature maps (7×7 = 49 positions) waste no tile columns, and the
 /// weights are packed once per call instead of once per image.
 ///
-/// Stride-1 forward products over larger maps (28×28, 14×14) skip the gathering altogether:
-/// `forwardInPlace` computes the transposed product, whose A slivers the micro-kernel reads
-/// straight from the padded images.
+/// Stride-1 forward products at least 64 deep over larger maps (28×28, 14×14) skip the
+/// gathering altogether: `forwardInPlace` computes the transposed product, whose A slivers the
+/// micro-kernel reads straight from the padded images.
 enum BatchedConvolution {
     /// `output[n, o, oy, ox] = Σ_k weight[o, k] · columns[k, (n, oy, ox)]`: the forward pass.
     /// `paddedInput` holds the images with the padding written out (`PaddedImages.writePadded`;
