@@ -50,36 +50,29 @@ int ssl_cpu_features(void) {
         }                                                                             \
     }
 
+/* Row lists: SSL_ROWS12(X) expands X(0) … X(11), so one kernel body names its rows once. */
+#define SSL_ROWS4(X) X(0) X(1) X(2) X(3)
+#define SSL_ROWS6(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#define SSL_ROWS8(X) SSL_ROWS4(X) X(4) X(5) X(6) X(7)
+#define SSL_ROWS12(X) SSL_ROWS8(X) X(8) X(9) X(10) X(11)
+#define SSL_ZERO512(r) __m512 acc##r##0 = _mm512_setzero_ps(), acc##r##1 = _mm512_setzero_ps();
+#define SSL_ZERO256(r) __m256 acc##r##0 = _mm256_setzero_ps(), acc##r##1 = _mm256_setzero_ps();
+
 __attribute__((target("avx512f")))
 void ssl_sgemm_kernel_12x32_avx512(long k, const float *a, const float *b, float *c, long ldc,
                                    float alpha, float beta) {
-    __m512 acc00 = _mm512_setzero_ps(), acc01 = _mm512_setzero_ps();
-    __m512 acc10 = _mm512_setzero_ps(), acc11 = _mm512_setzero_ps();
-    __m512 acc20 = _mm512_setzero_ps(), acc21 = _mm512_setzero_ps();
-    __m512 acc30 = _mm512_setzero_ps(), acc31 = _mm512_setzero_ps();
-    __m512 acc40 = _mm512_setzero_ps(), acc41 = _mm512_setzero_ps();
-    __m512 acc50 = _mm512_setzero_ps(), acc51 = _mm512_setzero_ps();
-    __m512 acc60 = _mm512_setzero_ps(), acc61 = _mm512_setzero_ps();
-    __m512 acc70 = _mm512_setzero_ps(), acc71 = _mm512_setzero_ps();
-    __m512 acc80 = _mm512_setzero_ps(), acc81 = _mm512_setzero_ps();
-    __m512 acc90 = _mm512_setzero_ps(), acc91 = _mm512_setzero_ps();
-    __m512 acc100 = _mm512_setzero_ps(), acc101 = _mm512_setzero_ps();
-    __m512 acc110 = _mm512_setzero_ps(), acc111 = _mm512_setzero_ps();
+    SSL_ROWS12(SSL_ZERO512)
     for (long p = 0; p < k; ++p) {
         const __m512 b0 = _mm512_loadu_ps(b);
         const __m512 b1 = _mm512_loadu_ps(b + 16);
         _mm_prefetch((const char *)(b + 256), _MM_HINT_T0);
-        SSL_ROW512(0) SSL_ROW512(1) SSL_ROW512(2) SSL_ROW512(3)
-        SSL_ROW512(4) SSL_ROW512(5) SSL_ROW512(6) SSL_ROW512(7)
-        SSL_ROW512(8) SSL_ROW512(9) SSL_ROW512(10) SSL_ROW512(11)
+        SSL_ROWS12(SSL_ROW512)
         a += 12;
         b += 32;
     }
     const __m512 va = _mm512_set1_ps(alpha);
     const __m512 vb = _mm512_set1_ps(beta);
-    SSL_STORE512(0) SSL_STORE512(1) SSL_STORE512(2) SSL_STORE512(3)
-    SSL_STORE512(4) SSL_STORE512(5) SSL_STORE512(6) SSL_STORE512(7)
-    SSL_STORE512(8) SSL_STORE512(9) SSL_STORE512(10) SSL_STORE512(11)
+    SSL_ROWS12(SSL_STORE512)
 }
 
 /* Edge kernels for the last, partial sliver of a 12-row packed A panel: 8 or 4 rows of C,
@@ -88,46 +81,34 @@ void ssl_sgemm_kernel_12x32_avx512(long k, const float *a, const float *b, float
 __attribute__((target("avx512f")))
 void ssl_sgemm_kernel_8x32_avx512(long k, const float *a, const float *b, float *c, long ldc,
                                   float alpha, float beta) {
-    __m512 acc00 = _mm512_setzero_ps(), acc01 = _mm512_setzero_ps();
-    __m512 acc10 = _mm512_setzero_ps(), acc11 = _mm512_setzero_ps();
-    __m512 acc20 = _mm512_setzero_ps(), acc21 = _mm512_setzero_ps();
-    __m512 acc30 = _mm512_setzero_ps(), acc31 = _mm512_setzero_ps();
-    __m512 acc40 = _mm512_setzero_ps(), acc41 = _mm512_setzero_ps();
-    __m512 acc50 = _mm512_setzero_ps(), acc51 = _mm512_setzero_ps();
-    __m512 acc60 = _mm512_setzero_ps(), acc61 = _mm512_setzero_ps();
-    __m512 acc70 = _mm512_setzero_ps(), acc71 = _mm512_setzero_ps();
+    SSL_ROWS8(SSL_ZERO512)
     for (long p = 0; p < k; ++p) {
         const __m512 b0 = _mm512_loadu_ps(b);
         const __m512 b1 = _mm512_loadu_ps(b + 16);
         _mm_prefetch((const char *)(b + 256), _MM_HINT_T0);
-        SSL_ROW512(0) SSL_ROW512(1) SSL_ROW512(2) SSL_ROW512(3)
-        SSL_ROW512(4) SSL_ROW512(5) SSL_ROW512(6) SSL_ROW512(7)
+        SSL_ROWS8(SSL_ROW512)
         a += 12;
         b += 32;
     }
     const __m512 va = _mm512_set1_ps(alpha);
     const __m512 vb = _mm512_set1_ps(beta);
-    SSL_STORE512(0) SSL_STORE512(1) SSL_STORE512(2) SSL_STORE512(3)
-    SSL_STORE512(4) SSL_STORE512(5) SSL_STORE512(6) SSL_STORE512(7)
+    SSL_ROWS8(SSL_STORE512)
 }
 
 __attribute__((target("avx512f")))
 void ssl_sgemm_kernel_4x32_avx512(long k, const float *a, const float *b, float *c, long ldc,
                                   float alpha, float beta) {
-    __m512 acc00 = _mm512_setzero_ps(), acc01 = _mm512_setzero_ps();
-    __m512 acc10 = _mm512_setzero_ps(), acc11 = _mm512_setzero_ps();
-    __m512 acc20 = _mm512_setzero_ps(), acc21 = _mm512_setzero_ps();
-    __m512 acc30 = _mm512_setzero_ps(), acc31 = _mm512_setzero_ps();
+    SSL_ROWS4(SSL_ZERO512)
     for (long p = 0; p < k; ++p) {
         const __m512 b0 = _mm512_loadu_ps(b);
         const __m512 b1 = _mm512_loadu_ps(b + 16);
-        SSL_ROW512(0) SSL_ROW512(1) SSL_ROW512(2) SSL_ROW512(3)
+        SSL_ROWS4(SSL_ROW512)
         a += 12;
         b += 32;
     }
     const __m512 va = _mm512_set1_ps(alpha);
     const __m512 vb = _mm512_set1_ps(beta);
-    SSL_STORE512(0) SSL_STORE512(1) SSL_STORE512(2) SSL_STORE512(3)
+    SSL_ROWS4(SSL_STORE512)
 }
 
 /* Gathered-A kernels: depth column p of the A sliver (MR floats along C's rows) is read in
@@ -139,34 +120,19 @@ void ssl_sgemm_kernel_4x32_avx512(long k, const float *a, const float *b, float 
 __attribute__((target("avx512f")))
 void ssl_sgemm_kernel_12x32_avx512_gathered(long k, const float *a, const long *a_columns, const float *b,
                                             float *c, long ldc, float alpha, float beta) {
-    __m512 acc00 = _mm512_setzero_ps(), acc01 = _mm512_setzero_ps();
-    __m512 acc10 = _mm512_setzero_ps(), acc11 = _mm512_setzero_ps();
-    __m512 acc20 = _mm512_setzero_ps(), acc21 = _mm512_setzero_ps();
-    __m512 acc30 = _mm512_setzero_ps(), acc31 = _mm512_setzero_ps();
-    __m512 acc40 = _mm512_setzero_ps(), acc41 = _mm512_setzero_ps();
-    __m512 acc50 = _mm512_setzero_ps(), acc51 = _mm512_setzero_ps();
-    __m512 acc60 = _mm512_setzero_ps(), acc61 = _mm512_setzero_ps();
-    __m512 acc70 = _mm512_setzero_ps(), acc71 = _mm512_setzero_ps();
-    __m512 acc80 = _mm512_setzero_ps(), acc81 = _mm512_setzero_ps();
-    __m512 acc90 = _mm512_setzero_ps(), acc91 = _mm512_setzero_ps();
-    __m512 acc100 = _mm512_setzero_ps(), acc101 = _mm512_setzero_ps();
-    __m512 acc110 = _mm512_setzero_ps(), acc111 = _mm512_setzero_ps();
+    SSL_ROWS12(SSL_ZERO512)
     const float *const origin = a;
     for (long p = 0; p < k; ++p) {
         a = origin + a_columns[p];
         const __m512 b0 = _mm512_loadu_ps(b);
         const __m512 b1 = _mm512_loadu_ps(b + 16);
         _mm_prefetch((const char *)(b + 256), _MM_HINT_T0);
-        SSL_ROW512(0) SSL_ROW512(1) SSL_ROW512(2) SSL_ROW512(3)
-        SSL_ROW512(4) SSL_ROW512(5) SSL_ROW512(6) SSL_ROW512(7)
-        SSL_ROW512(8) SSL_ROW512(9) SSL_ROW512(10) SSL_ROW512(11)
+        SSL_ROWS12(SSL_ROW512)
         b += 32;
     }
     const __m512 va = _mm512_set1_ps(alpha);
     const __m512 vb = _mm512_set1_ps(beta);
-    SSL_STORE512(0) SSL_STORE512(1) SSL_STORE512(2) SSL_STORE512(3)
-    SSL_STORE512(4) SSL_STORE512(5) SSL_STORE512(6) SSL_STORE512(7)
-    SSL_STORE512(8) SSL_STORE512(9) SSL_STORE512(10) SSL_STORE512(11)
+    SSL_ROWS12(SSL_STORE512)
 }
 
 #define SSL_ROW256(r)                                              \
@@ -193,48 +159,34 @@ void ssl_sgemm_kernel_12x32_avx512_gathered(long k, const float *a, const long *
 __attribute__((target("avx2,fma")))
 void ssl_sgemm_kernel_6x16_avx2(long k, const float *a, const float *b, float *c, long ldc,
                                 float alpha, float beta) {
-    __m256 acc00 = _mm256_setzero_ps(), acc01 = _mm256_setzero_ps();
-    __m256 acc10 = _mm256_setzero_ps(), acc11 = _mm256_setzero_ps();
-    __m256 acc20 = _mm256_setzero_ps(), acc21 = _mm256_setzero_ps();
-    __m256 acc30 = _mm256_setzero_ps(), acc31 = _mm256_setzero_ps();
-    __m256 acc40 = _mm256_setzero_ps(), acc41 = _mm256_setzero_ps();
-    __m256 acc50 = _mm256_setzero_ps(), acc51 = _mm256_setzero_ps();
+    SSL_ROWS6(SSL_ZERO256)
     for (long p = 0; p < k; ++p) {
         const __m256 b0 = _mm256_loadu_ps(b);
         const __m256 b1 = _mm256_loadu_ps(b + 8);
-        SSL_ROW256(0) SSL_ROW256(1) SSL_ROW256(2)
-        SSL_ROW256(3) SSL_ROW256(4) SSL_ROW256(5)
+        SSL_ROWS6(SSL_ROW256)
         a += 6;
         b += 16;
     }
     const __m256 va = _mm256_set1_ps(alpha);
     const __m256 vb = _mm256_set1_ps(beta);
-    SSL_STORE256(0) SSL_STORE256(1) SSL_STORE256(2)
-    SSL_STORE256(3) SSL_STORE256(4) SSL_STORE256(5)
+    SSL_ROWS6(SSL_STORE256)
 }
 
 __attribute__((target("avx2,fma")))
 void ssl_sgemm_kernel_6x16_avx2_gathered(long k, const float *a, const long *a_columns, const float *b,
                                          float *c, long ldc, float alpha, float beta) {
-    __m256 acc00 = _mm256_setzero_ps(), acc01 = _mm256_setzero_ps();
-    __m256 acc10 = _mm256_setzero_ps(), acc11 = _mm256_setzero_ps();
-    __m256 acc20 = _mm256_setzero_ps(), acc21 = _mm256_setzero_ps();
-    __m256 acc30 = _mm256_setzero_ps(), acc31 = _mm256_setzero_ps();
-    __m256 acc40 = _mm256_setzero_ps(), acc41 = _mm256_setzero_ps();
-    __m256 acc50 = _mm256_setzero_ps(), acc51 = _mm256_setzero_ps();
+    SSL_ROWS6(SSL_ZERO256)
     const float *const origin = a;
     for (long p = 0; p < k; ++p) {
         a = origin + a_columns[p];
         const __m256 b0 = _mm256_loadu_ps(b);
         const __m256 b1 = _mm256_loadu_ps(b + 8);
-        SSL_ROW256(0) SSL_ROW256(1) SSL_ROW256(2)
-        SSL_ROW256(3) SSL_ROW256(4) SSL_ROW256(5)
+        SSL_ROWS6(SSL_ROW256)
         b += 16;
     }
     const __m256 va = _mm256_set1_ps(alpha);
     const __m256 vb = _mm256_set1_ps(beta);
-    SSL_STORE256(0) SSL_STORE256(1) SSL_STORE256(2)
-    SSL_STORE256(3) SSL_STORE256(4) SSL_STORE256(5)
+    SSL_ROWS6(SSL_STORE256)
 }
 
 #else  // not x86-64
@@ -281,6 +233,18 @@ void ssl_sgemm_kernel_6x16_avx2_gathered(long k, const float *a, const long *a_c
 
 #endif
 
+/* C = alpha·acc + beta·C for a 6x16 tile (C not read when beta is 0). */
+static inline void ssl_store_6x16_generic(float acc[6][16], float *c, long ldc, float alpha, float beta) {
+    for (int r = 0; r < 6; ++r) {
+        float *row = c + r * ldc;
+        if (beta == 0.0f) {
+            for (int j = 0; j < 16; ++j) row[j] = alpha * acc[r][j];
+        } else {
+            for (int j = 0; j < 16; ++j) row[j] = alpha * acc[r][j] + beta * row[j];
+        }
+    }
+}
+
 void ssl_sgemm_kernel_6x16_generic(long k, const float *a, const float *b, float *c, long ldc,
                                    float alpha, float beta) {
     float acc[6][16];
@@ -294,14 +258,7 @@ void ssl_sgemm_kernel_6x16_generic(long k, const float *a, const float *b, float
         a += 6;
         b += 16;
     }
-    for (int r = 0; r < 6; ++r) {
-        float *row = c + r * ldc;
-        if (beta == 0.0f) {
-            for (int j = 0; j < 16; ++j) row[j] = alpha * acc[r][j];
-        } else {
-            for (int j = 0; j < 16; ++j) row[j] = alpha * acc[r][j] + beta * row[j];
-        }
-    }
+    ssl_store_6x16_generic(acc, c, ldc, alpha, beta);
 }
 
 void ssl_sgemm_kernel_6x16_generic_gathered(long k, const float *a, const long *a_columns, const float *b,
@@ -317,12 +274,5 @@ void ssl_sgemm_kernel_6x16_generic_gathered(long k, const float *a, const long *
         }
         b += 16;
     }
-    for (int r = 0; r < 6; ++r) {
-        float *row = c + r * ldc;
-        if (beta == 0.0f) {
-            for (int j = 0; j < 16; ++j) row[j] = alpha * acc[r][j];
-        } else {
-            for (int j = 0; j < 16; ++j) row[j] = alpha * acc[r][j] + beta * row[j];
-        }
-    }
+    ssl_store_6x16_generic(acc, c, ldc, alpha, beta);
 }
