@@ -203,14 +203,13 @@ enum BatchedConvolution {
 
     /// Writes rows `firstPosition..<endPosition` of a [padded-width position, channel] block
     /// (row g at `block + (g − firstPosition)·stride`) into one image's `[channels, OH·OW]`
-    /// output, skipping positions with ox ≥ OW. Runs of four positions go through 4×4 transposes.
+    /// output, skipping positions with ox ≥ OW: each run of one output row is a transpose
+    /// (`packTransposed`, the GEMM packer's 4×4 transposes).
     @inline(__always)
     private static func transposeOut(
         _ block: UnsafePointer<Float>, stride: Int, channels: Int, firstPosition: Int, endPosition: Int,
         paddedWidth: Int, outputWidth: Int, positions: Int, into output: UnsafeMutablePointer<Float>
     ) {
-        let raw = UnsafeRawPointer(block), target = UnsafeMutableRawPointer(output)
-        let blockChannels = channels & ~3
         var g = firstPosition
         while g < endPosition {
             let oy = g / paddedWidth, ox = g - oy * paddedWidth
@@ -219,31 +218,8 @@ enum BatchedConvolution {
                 continue
             }
             let run = min(outputWidth - ox, endPosition - g)
-            let row = g - firstPosition, outputPosition = oy * outputWidth + ox
-            var i = 0
-            while i &+ 4 <= run {
-                var c = 0
-                while c < blockChannels {
-                    let offset = ((row &+ i) &* stride &+ c) &* 4
-                    let r0 = raw.loadUnaligned(fromByteOffset: offset, as: SIMD4<Float>.self)
-                    let r1 = raw.loadUnaligned(fromByteOffset: offset &+ stride &* 4, as: SIMD4<Float>.self)
-                    let r2 = raw.loadUnaligned(fromByteOffset: offset &+ stride &* 8, as: SIMD4<Float>.self)
-                    let r3 = raw.loadUnaligned(fromByteOffset: offset &+ stride &* 12, as: SIMD4<Float>.self)
-                    storeTransposed(r0, r1, r2, r3, into: target,
-                                    byteOffset: (c &* positions &+ outputPosition &+ i) &* 4, rowBytes: positions &* 4)
-                    c &+= 4
-                }
-                i &+= 4
-            }
-            // The channels past the last block of four, and the positions past the last run of four.
-            for channel in 0..<channels {
-                let from = block + row * stride + channel, to = output + channel * positions + outputPosition
-                var j = channel < blockChannels ? i : 0
-                while j < run {
-                    to[j] = from[j &* stride]
-                    j &+= 1
-                }
-            }
+            packTransposed(block + (g - firstPosition) * stride, laneStride: stride, lanes: run, depth: channels,
+                           destinationStride: positions, into: output + oy * outputWidth + ox)
             g += run
         }
     }
