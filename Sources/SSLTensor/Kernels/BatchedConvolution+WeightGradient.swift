@@ -1,0 +1,83 @@
+// MARK: - Weight gradient
+
+extension BatchedConvolution {
+    /// `weightGradient[o, k] = Σ_g outputGradient[o, g] · columns[k, g]` over every output position g
+    /// of the batch. Each worker sums the products of its share of the positions into a private
+    /// accumulator; the accumulators are added at the end.
+    static func weightGradient(
+        outputGradient: UnsafePointer<Float>, paddedInput input: UnsafePointer<Float>, batch: Int, outChannels: Int,
+        geometry: ConvolutionGeometry, into weightGradient: UnsafeMutablePointer<Float>, context: ComputeContext
+    ) {
+        let kernel = context.gemmKernel
+        let mr = kernel.tileRows, nr = kernel.tileColumns
+        let m = outChannels, n = geometry.columnRows, positions = geometry.columnCount
+        let total = batch * positions
+        if m == 0 || n == 0 { return }
+        if total == 0 {
+            weightGradient.update(repeating: 0, count: m * n)
+            return
+        }
+        let padded = PaddedImages(alreadyPadded: input, batch: batch, geometry: geometry)
+        let paddedRows = roundUp(m, to: mr), paddedColumns = roundUp(n, to: nr)
+        // Columns past n read offset 0 (inside the image); their results are never copied out.
+        let rowOffsets = padded.depthRowOffsets(geometry, count: paddedColumns)
+        defer { rowOffsets.deallocate() }
+        let depthStep = kernel.panelDepth
+        let threads = max(1, min(context.threadCount, total / depthStep))
+        let accumulatorSize = paddedRows * paddedColumns
+        let perWorker = accumulatorSize + paddedRows * depthStep + depthStep * nr
+        let pool = context.bufferPool
+        let scratch = pool.allocate(count: threads * perWorker)
+        defer { pool.release(scratch.pointer, capacity: scratch.capacity) }
+        let positionOffsetTable = UnsafeMutablePointer<Int>.allocate(capacity: threads * depthStep)
+        defer { positionOffsetTable.deallocate() }
+
+        let source = SendablePointer(padded.pointer), gradient = SendablePointer(outputGradient)
+        let buffers = SendablePointer(scratch.pointer), offsets = SendablePointer(positionOffsetTable)
+        let columnTable = SendablePointer(rowOffsets)
+        let perChunk = (total + threads - 1) / threads
+        ParallelLoop.run(workers: threads, context: context) { worker in
+            let accumulator = buffers.base + worker * perWorker
+            let packedGradient = accumulator + accumulatorSize
+            let packedColumns = packedGradient + paddedRows * depthStep
+            let positionOffsets = offsets.base + worker * depthStep
+            let end = min(total, (worker + 1) * perChunk)
+            var start = worker * perChunk
+            if start >= end { accumulator.update(repeating: 0, count: accumulatorSize) }
+            var firstChunk = true
+            while start < end {
+                let size = min(depthStep, end - start)
+                packGradientRows(gradient.base, rows: m, paddedRows: paddedRows, sliverHeight: mr,
+                                 firstPosition: start, count: size, positions: positions, into: packedGradient)
+                padded.fillColumnOffsets(positionOffsets, firstPosition: start, count: size, width: size,
+                                         geometry: geometry)
+                let beta: Float = firstChunk ? 0 : 1
+                var column = 0
+                while column < paddedColumns {
+                    // Here the positions are the depth and the kernel taps the columns.
+                    packTapSliver(UnsafePointer(source.base), positionOffsets: UnsafePointer(positionOffsets),
+                                  depth: size, tapOffsets: UnsafePointer(columnTable.base + column), width: nr,
+                                  into: packedColumns)
+                    var row = 0
+                    while row < m {
+                        kernel.run(rows: min(mr, m - row), depth: size, a: UnsafePointer(packedGradient + row * size),
+                                   b: UnsafePointer(packedColumns), c: accumulator + row * paddedColumns + column,
+                                   ldc: paddedColumns, alpha: 1, beta: beta)
+                        row += mr
+                    }
+                    column += nr
+                }
+                firstChunk = false
+                start += size
+            }
+        }
+        for row in 0..<m {
+            let destination = weightGradient + row * n
+            destination.update(from: scratch.pointer + row * paddedColumns, count: n)
+            for worker in 1..<threads {
+                let partial = scratch.pointer + worker * perWorker + row * paddedColumns
+                for column in 0..<n { destination[column] += partial[column] }
+            }
+        }
+    }
+}
