@@ -127,6 +127,21 @@ final class ModuleTests: XCTestCase {
         dropout.eval()
         XCTAssertEqual(dropout(x).scalars, x.scalars)
     }
+
+    func testPoolingLayersKeepTheirWindowInCopiesAndRunTheirTensorOps() {
+        let x = testTensor([2, 3, 6, 6], seed: 5)
+        let maxPool = MaxPool2d(kernelSize: 3, stride: 2, padding: 1), averagePool = AvgPool2d(kernelSize: 2)
+        XCTAssertEqual([maxPool.kernelSize, maxPool.stride, maxPool.padding], [3, 2, 1])
+        XCTAssertEqual([averagePool.kernelSize, averagePool.stride, averagePool.padding], [2, 2, 0],
+                       "the stride defaults to the window")
+        XCTAssertEqual(maxPool(x).scalars, x.maxPool2d(kernelSize: 3, stride: 2, padding: 1).scalars)
+        XCTAssertEqual(averagePool(x).scalars, x.avgPool2d(kernelSize: 2).scalars)
+        let maxCopy = maxPool.copy(), averageCopy = averagePool.copy()
+        XCTAssertFalse(maxCopy === maxPool)
+        XCTAssertEqual([maxCopy.kernelSize, maxCopy.stride, maxCopy.padding], [3, 2, 1])
+        XCTAssertEqual(maxCopy(x).scalars, maxPool(x).scalars)
+        XCTAssertEqual(averageCopy(x).scalars, averagePool(x).scalars)
+    }
 }
 
 /// Lightning-style parameter counts, as the summary prints them.

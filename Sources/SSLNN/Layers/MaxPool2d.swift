@@ -1,16 +1,8 @@
 import SSLTensor
 
 /// Max pooling over `[N, C, H, W]` with a square window (stride defaults to the window).
-public final class MaxPool2d: Module {
-    public let kernelSize: Int, stride: Int, padding: Int
-    public init(kernelSize: Int, stride: Int? = nil, padding: Int = 0) {
-        self.kernelSize = kernelSize
-        self.stride = stride ?? kernelSize
-        self.padding = padding
-        super.init()
-    }
+public final class MaxPool2d: Pool2d {
     public override func forward(_ input: Tensor) -> Tensor {
         input.maxPool2d(kernelSize: kernelSize, stride: stride, padding: padding)
     }
-    public override func makeCopy() -> Module { MaxPool2d(kernelSize: kernelSize, stride: stride, padding: padding) }
 }
