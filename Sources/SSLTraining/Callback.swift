@@ -27,34 +27,34 @@ public protocol Callback: AnyObject {
     /// The key its state is saved under (defaults to its type name).
     var stateKey: String { get }
 
-    func setup(_ trainer: Trainer, _ module: TrainableModule, stage: Stage)
-    func teardown(_ trainer: Trainer, _ module: TrainableModule, stage: Stage)
-    func onFitStart(_ trainer: Trainer, _ module: TrainableModule)
-    func onFitEnd(_ trainer: Trainer, _ module: TrainableModule)
-    func onSanityCheckStart(_ trainer: Trainer, _ module: TrainableModule)
-    func onSanityCheckEnd(_ trainer: Trainer, _ module: TrainableModule)
-    func onTrainStart(_ trainer: Trainer, _ module: TrainableModule)
-    func onTrainEnd(_ trainer: Trainer, _ module: TrainableModule)
-    func onTrainEpochStart(_ trainer: Trainer, _ module: TrainableModule)
-    func onTrainEpochEnd(_ trainer: Trainer, _ module: TrainableModule)
-    func onTrainBatchStart(_ trainer: Trainer, _ module: TrainableModule, batch: Batch, batchIndex: Int)
-    func onTrainBatchEnd(_ trainer: Trainer, _ module: TrainableModule, outputs: Batch, batch: Batch, batchIndex: Int)
-    func onBeforeBackward(_ trainer: Trainer, _ module: TrainableModule, loss: Tensor)
-    func onAfterBackward(_ trainer: Trainer, _ module: TrainableModule)
-    func onBeforeOptimizerStep(_ trainer: Trainer, _ module: TrainableModule, optimizer: ConfiguredOptimizer)
-    func onAfterOptimizerStep(_ trainer: Trainer, _ module: TrainableModule, optimizer: ConfiguredOptimizer)
-    func onValidationStart(_ trainer: Trainer, _ module: TrainableModule)
-    func onValidationEnd(_ trainer: Trainer, _ module: TrainableModule)
-    func onValidationEpochStart(_ trainer: Trainer, _ module: TrainableModule)
-    func onValidationEpochEnd(_ trainer: Trainer, _ module: TrainableModule)
-    func onValidationBatchStart(_ trainer: Trainer, _ module: TrainableModule, batch: Batch, batchIndex: Int)
-    func onValidationBatchEnd(_ trainer: Trainer, _ module: TrainableModule, outputs: Batch, batch: Batch, batchIndex: Int)
-    func onTestStart(_ trainer: Trainer, _ module: TrainableModule)
-    func onTestEnd(_ trainer: Trainer, _ module: TrainableModule)
-    func onTestBatchEnd(_ trainer: Trainer, _ module: TrainableModule, outputs: Batch, batch: Batch, batchIndex: Int)
-    func onPredictStart(_ trainer: Trainer, _ module: TrainableModule)
-    func onPredictEnd(_ trainer: Trainer, _ module: TrainableModule)
-    func onPredictBatchEnd(_ trainer: Trainer, _ module: TrainableModule, outputs: Batch, batch: Batch, batchIndex: Int)
+    func setup(_ trainer: Trainer, _ module: TrainableModule, stage: Stage) throws
+    func teardown(_ trainer: Trainer, _ module: TrainableModule, stage: Stage) throws
+    func onFitStart(_ trainer: Trainer, _ module: TrainableModule) throws
+    func onFitEnd(_ trainer: Trainer, _ module: TrainableModule) throws
+    func onSanityCheckStart(_ trainer: Trainer, _ module: TrainableModule) throws
+    func onSanityCheckEnd(_ trainer: Trainer, _ module: TrainableModule) throws
+    func onTrainStart(_ trainer: Trainer, _ module: TrainableModule) throws
+    func onTrainEnd(_ trainer: Trainer, _ module: TrainableModule) throws
+    func onTrainEpochStart(_ trainer: Trainer, _ module: TrainableModule) throws
+    func onTrainEpochEnd(_ trainer: Trainer, _ module: TrainableModule) throws
+    func onTrainBatchStart(_ trainer: Trainer, _ module: TrainableModule, batch: Batch, batchIndex: Int) throws
+    func onTrainBatchEnd(_ trainer: Trainer, _ module: TrainableModule, outputs: Batch, batch: Batch, batchIndex: Int) throws
+    func onBeforeBackward(_ trainer: Trainer, _ module: TrainableModule, loss: Tensor) throws
+    func onAfterBackward(_ trainer: Trainer, _ module: TrainableModule) throws
+    func onBeforeOptimizerStep(_ trainer: Trainer, _ module: TrainableModule, optimizer: ConfiguredOptimizer) throws
+    func onAfterOptimizerStep(_ trainer: Trainer, _ module: TrainableModule, optimizer: ConfiguredOptimizer) throws
+    func onValidationStart(_ trainer: Trainer, _ module: TrainableModule) throws
+    func onValidationEnd(_ trainer: Trainer, _ module: TrainableModule) throws
+    func onValidationEpochStart(_ trainer: Trainer, _ module: TrainableModule) throws
+    func onValidationEpochEnd(_ trainer: Trainer, _ module: TrainableModule) throws
+    func onValidationBatchStart(_ trainer: Trainer, _ module: TrainableModule, batch: Batch, batchIndex: Int) throws
+    func onValidationBatchEnd(_ trainer: Trainer, _ module: TrainableModule, outputs: Batch, batch: Batch, batchIndex: Int) throws
+    func onTestStart(_ trainer: Trainer, _ module: TrainableModule) throws
+    func onTestEnd(_ trainer: Trainer, _ module: TrainableModule) throws
+    func onTestBatchEnd(_ trainer: Trainer, _ module: TrainableModule, outputs: Batch, batch: Batch, batchIndex: Int) throws
+    func onPredictStart(_ trainer: Trainer, _ module: TrainableModule) throws
+    func onPredictEnd(_ trainer: Trainer, _ module: TrainableModule) throws
+    func onPredictBatchEnd(_ trainer: Trainer, _ module: TrainableModule, outputs: Batch, batch: Batch, batchIndex: Int) throws
     func onException(_ trainer: Trainer, _ module: TrainableModule, error: Error)
 
     /// State to save in checkpoints (tensors by name and a JSON-encodable string map).

@@ -73,27 +73,27 @@ public final class Trainer {
 
     // MARK: State visible to callbacks
 
-    public private(set) var currentEpoch = 0
+    public internal(set) var currentEpoch = 0
     /// Optimizer steps taken in this fit (the x axis of step logs).
-    public private(set) var globalStep = 0
+    public internal(set) var globalStep = 0
     /// The index of the batch being processed within its epoch.
-    public private(set) var batchIndex = 0
+    public internal(set) var batchIndex = 0
     /// Set by a callback (early stopping) to end the fit after the current step or epoch.
     public var shouldStop = false
-    public private(set) var isSanityChecking = false
-    public private(set) var runningStage: Stage?
+    public internal(set) var isSanityChecking = false
+    public internal(set) var runningStage: Stage?
     /// The run directory of the current or last fit.
-    public private(set) var runDirectory: String?
+    public internal(set) var runDirectory: String?
     /// The latest value of every logged metric (epoch means under their plain names too).
-    public private(set) var callbackMetrics: [String: Float] = [:]
+    public internal(set) var callbackMetrics: [String: Float] = [:]
     /// Every row logged in this fit (the report's data).
-    public private(set) var metricsHistory: [MetricRecord] = []
+    public internal(set) var metricsHistory: [MetricRecord] = []
     /// Batches per training epoch after limits.
-    public private(set) var trainBatchesPerEpoch = 0
+    public internal(set) var trainBatchesPerEpoch = 0
     /// Optimizer steps the whole fit will take (the cosine schedule's length).
-    public private(set) var totalOptimizerSteps = 0
+    public internal(set) var totalOptimizerSteps = 0
     /// The loggers of the current fit.
-    public private(set) var loggers: [MetricsLogger] = []
+    public internal(set) var loggers: [MetricsLogger] = []
     /// The trainer's own seeded generator (saved in checkpoints).
     public var generator: RandomGenerator
     /// Seconds spent in the current fit (including resumed time).
@@ -101,12 +101,14 @@ public final class Trainer {
     /// The progress-bar values logged so far in this epoch.
     public var progressBarMetrics: [String: Float] { collector.progressBarValues }
 
-    private var collector = MetricCollector()
-    private var activeModule: TrainableModule?
-    private var activeCallbacks: [Callback] = []
-    private var resumePosition = (epoch: 0, batch: 0)
-    private var fitStart: Date?
-    private var priorSeconds = 0.0
+    var collector = MetricCollector()
+    var activeModule: TrainableModule?
+    var activeCallbacks: [Callback] = []
+    var resumePosition = (epoch: 0, batch: 0)
+    /// Whether the current step's metrics row is still to be logged (see `CheckpointMetadata`).
+    var stepRowPending = false
+    var fitStart: Date?
+    var priorSeconds = 0.0
 
     public init(
         maxEpochs: Int = 1000, maxSteps: Int? = nil, accumulateGradBatches: Int = 1,
@@ -161,253 +163,6 @@ public final class Trainer {
         return values.merging(hyperparameters) { _, user in user }
     }
 
-    // MARK: - Fit
-
-    /// Trains `module` on `train`, validating on `validation` every `checkValEveryNEpochs`
-    /// epochs, optionally resuming from a checkpoint.
-    public func fit(_ module: TrainableModule, train: BatchSource, validation: BatchSource? = nil,
-                    resumeFrom: ResumeSource? = nil) throws {
-        guard module.isTrainable else { throw TrainingError.notTrainable }
-        let checkpoint = try resumeFrom.map { try locateCheckpoint($0) }
-        let loaded = try checkpoint.map { try Checkpoint.read(from: $0) }
-        try prepareRunDirectory(resumingFrom: checkpoint)
-
-        trainBatchesPerEpoch = limitTrainBatches?.apply(to: train.batchesPerEpoch) ?? train.batchesPerEpoch
-        let stepsPerEpoch = (trainBatchesPerEpoch + accumulateGradBatches - 1) / accumulateGradBatches
-        totalOptimizerSteps = maxSteps.map { Swift.min($0, maxEpochs * stepsPerEpoch) } ?? maxEpochs * stepsPerEpoch
-        module.configureOptimizers(totalSteps: totalOptimizerSteps)
-
-        currentEpoch = 0
-        globalStep = 0
-        batchIndex = 0
-        shouldStop = false
-        priorSeconds = 0
-        callbackMetrics = [:]
-        metricsHistory = []
-        resumePosition = (0, 0)
-        collector = MetricCollector()
-        activeModule = module
-        activeCallbacks = assembleCallbacks(for: module)
-        module.logSink = collector
-        defer {
-            module.logSink = nil
-            activeModule = nil
-            runningStage = nil
-            fitStart = nil
-        }
-
-        if let loaded { try restore(loaded, into: module) }
-        if enableLogging, let runDirectory {
-            loggers = [try CSVLogger(directory: runDirectory), JSONLinesLogger(directory: runDirectory)]
-            metricsHistory = (loggers.first as? CSVLogger)?.records ?? []
-            for logger in loggers { try logger.logHyperparameters(trainerHyperparameters) }
-        } else {
-            loggers = []
-        }
-        fitStart = Date()
-
-        do {
-            try runFit(module, train: train, validation: validation, resumed: loaded != nil)
-        } catch {
-            for callback in activeCallbacks { callback.onException(self, module, error: error) }
-            try? flushLoggers()
-            throw error
-        }
-        try flushLoggers()
-        try writeReport()
-    }
-
-    private func runFit(_ module: TrainableModule, train: BatchSource, validation: BatchSource?, resumed: Bool) throws {
-        runningStage = .fit
-        hook { $0.setup(self, module, stage: .fit) }
-        hook { $0.onFitStart(self, module) }
-        if let validation, numSanityValSteps > 0, !resumed {
-            isSanityChecking = true
-            hook { $0.onSanityCheckStart(self, module) }
-            _ = try runEvaluation(module, data: validation, stage: .validate, limit: numSanityValSteps, log: false)
-            hook { $0.onSanityCheckEnd(self, module) }
-            isSanityChecking = false
-            collector.resetProgressBar()
-        }
-        module.train()
-        hook { $0.onTrainStart(self, module) }
-        while currentEpoch < maxEpochs && !shouldStop && !reachedMaxSteps {
-            let completed = try runTrainingEpoch(module, train: train)
-            if !completed { break }  // stopped mid-epoch (maxSteps, maxTime, a callback): no validation or epoch end
-            if let validation, (currentEpoch + 1) % checkValEveryNEpochs == 0 {
-                _ = try runEvaluation(module, data: validation, stage: .validate,
-                                      limit: limitValBatches.map { $0.apply(to: validation.batchesPerEpoch) }, log: true)
-                module.train()
-                runningStage = .fit
-            }
-            let epochValues = collector.takeEpochValues()
-            try record(epochValues.reported, aliases: epochValues.aliases)
-            resumePosition = (currentEpoch + 1, 0)
-            hook { $0.onTrainEpochEnd(self, module) }
-            try flushLoggers()
-            collector.resetProgressBar()
-            currentEpoch += 1
-        }
-        hook { $0.onTrainEnd(self, module) }
-        hook { $0.onFitEnd(self, module) }
-        hook { $0.teardown(self, module, stage: .fit) }
-    }
-
-    private var reachedMaxSteps: Bool { maxSteps.map { globalStep >= $0 } ?? false }
-
-    /// Runs one epoch's batches; returns false when it stopped before the end.
-    private func runTrainingEpoch(_ module: TrainableModule, train: BatchSource) throws -> Bool {
-        hook { $0.onTrainEpochStart(self, module) }
-        let start = resumePosition.epoch == currentEpoch ? resumePosition.batch : 0
-        let iterator = train.batches(epoch: currentEpoch, startingAt: start)
-        var index = start
-        while index < trainBatchesPerEpoch, let batch = iterator.next() {
-            batchIndex = index
-            try trainingStep(module, batch: batch, index: index)
-            index += 1
-            if reachedMaxSteps || (maxTime.map { elapsedSeconds >= $0 } ?? false) {
-                shouldStop = true
-            }
-            if shouldStop { return index >= trainBatchesPerEpoch }
-        }
-        return true
-    }
-
-    private func trainingStep(_ module: TrainableModule, batch: Batch, index: Int) throws {
-        module.currentStage = .fit
-        hook { $0.onTrainBatchStart(self, module, batch: batch, batchIndex: index) }
-        let outputs = try module.forward(batch, stage: .fit)
-        guard let loss = outputs.tensorIfPresent("loss") else { throw TrainingError.missingLoss(keys: outputs.keys) }
-        precondition(loss.count == 1, "fit: \"loss\" must hold one value, got shape \(loss.shape)")
-        let value = loss.item()
-        let isBoundary = (index + 1) % accumulateGradBatches == 0 || index + 1 == trainBatchesPerEpoch
-        if !value.isFinite {
-            switch nonFiniteLoss {
-            case .stop:
-                throw TrainingError.nonFiniteLoss(value: value, epoch: currentEpoch, batchIndex: index, globalStep: globalStep)
-            case .skipBatch:
-                for configured in module.optimizers { configured.optimizer.zeroGrad() }
-                collector.record("train/skipped_batches", 1, onStep: false, onEpoch: true, progressBar: false, batchSize: nil)
-                resumePosition = (currentEpoch, index + 1)
-                return
-            }
-        }
-        let scaled = accumulateGradBatches > 1 ? loss * (1 / Float(accumulateGradBatches)) : loss
-        hook { $0.onBeforeBackward(self, module, loss: scaled) }
-        if scaled.requiresGrad { scaled.backward() }
-        hook { $0.onAfterBackward(self, module) }
-        collector.record("train/loss", value, onStep: true, onEpoch: true, progressBar: true, batchSize: nil)
-        if isBoundary {
-            for configured in module.optimizers {
-                hook { $0.onBeforeOptimizerStep(self, module, optimizer: configured) }
-                clipGradients(configured.parameters)
-                configured.optimizer.step()
-                hook { $0.onAfterOptimizerStep(self, module, optimizer: configured) }
-                configured.optimizer.zeroGrad()
-                configured.scheduler?.step()
-            }
-            globalStep += 1
-        }
-        resumePosition = (currentEpoch, index + 1)
-        hook { $0.onTrainBatchEnd(self, module, outputs: outputs, batch: batch, batchIndex: index) }
-        if isBoundary && globalStep % logEveryNSteps == 0 {
-            try record(collector.takeStepValues(), aliases: [:])
-        }
-    }
-
-    private func clipGradients(_ parameters: [Tensor]) {
-        guard let limit = gradientClipValue else { return }
-        switch gradientClipAlgorithm {
-        case .norm: clipGradientNorm(parameters, maxNorm: limit)
-        case .value: clipGradientValue(parameters, maxValue: limit)
-        }
-    }
-
-    // MARK: - Evaluation loops
-
-    /// Runs the validation loop once and returns the epoch means of what was logged.
-    @discardableResult
-    public func validate(_ module: TrainableModule, data: BatchSource) throws -> [String: Float] {
-        try standalone(module, stage: .validate, data: data)
-    }
-
-    /// Runs the test loop once and returns the epoch means of what was logged.
-    @discardableResult
-    public func test(_ module: TrainableModule, data: BatchSource) throws -> [String: Float] {
-        try standalone(module, stage: .test, data: data)
-    }
-
-    /// Runs the forward closure in `.predict` on every batch (evaluation mode, no gradients)
-    /// and returns the outputs.
-    public func predict(_ module: TrainableModule, data: BatchSource) throws -> [Batch] {
-        let callbacks = callbacks + module.providedCallbacks
-        activeCallbacks = callbacks
-        activeModule = module
-        runningStage = .predict
-        defer { activeModule = nil; runningStage = nil }
-        module.eval()
-        module.currentStage = .predict
-        hook { $0.onPredictStart(self, module) }
-        var outputs: [Batch] = []
-        let iterator = data.batches(epoch: 0, startingAt: 0)
-        var index = 0
-        while let batch = iterator.next() {
-            let output = try noGrad { try module.forward(batch, stage: .predict) }
-            hook { $0.onPredictBatchEnd(self, module, outputs: output, batch: batch, batchIndex: index) }
-            outputs.append(output)
-            index += 1
-        }
-        hook { $0.onPredictEnd(self, module) }
-        return outputs
-    }
-
-    private func standalone(_ module: TrainableModule, stage: Stage, data: BatchSource) throws -> [String: Float] {
-        activeCallbacks = callbacks + module.providedCallbacks
-        activeModule = module
-        collector = MetricCollector()
-        module.logSink = collector
-        defer { module.logSink = nil; activeModule = nil; runningStage = nil }
-        return try runEvaluation(module, data: data, stage: stage,
-                                 limit: limitValBatches.map { $0.apply(to: data.batchesPerEpoch) }, log: false)
-    }
-
-    /// One pass over `data` in evaluation mode without gradients; returns the logged epoch means.
-    private func runEvaluation(_ module: TrainableModule, data: BatchSource, stage: Stage, limit: Int?, log: Bool) throws
-        -> [String: Float]
-    {
-        runningStage = stage
-        module.eval()
-        module.currentStage = stage
-        let validating = stage == .validate
-        hook { validating ? $0.onValidationStart(self, module) : $0.onTestStart(self, module) }
-        if validating { hook { $0.onValidationEpochStart(self, module) } }
-        let count = Swift.min(limit ?? data.batchesPerEpoch, data.batchesPerEpoch)
-        let iterator = data.batches(epoch: 0, startingAt: 0)
-        var index = 0
-        while index < count, let batch = iterator.next() {
-            if validating { hook { $0.onValidationBatchStart(self, module, batch: batch, batchIndex: index) } }
-            let output = try noGrad { try module.forward(batch, stage: stage) }
-            if validating {
-                hook { $0.onValidationBatchEnd(self, module, outputs: output, batch: batch, batchIndex: index) }
-            } else {
-                hook { $0.onTestBatchEnd(self, module, outputs: output, batch: batch, batchIndex: index) }
-            }
-            index += 1
-        }
-        if validating { hook { $0.onValidationEpochEnd(self, module) } }
-        let values = collector.takeEpochValues()
-        if log {
-            try record(values.reported, aliases: values.aliases)
-        } else if !isSanityChecking {
-            for (key, value) in values.reported { callbackMetrics[key] = value }
-            for (key, value) in values.aliases { callbackMetrics[key] = value }
-        }
-        hook { validating ? $0.onValidationEnd(self, module) : $0.onTestEnd(self, module) }
-        var result = values.reported
-        for (key, value) in values.aliases { result[key] = value }
-        return result
-    }
-
     // MARK: - Logging
 
     /// Logs a value from a callback, like `SSLModule.log` from the forward closure.
@@ -426,11 +181,11 @@ public final class Trainer {
         for logger in loggers { try logger.logMetrics(values, step: globalStep, epoch: currentEpoch) }
     }
 
-    private func flushLoggers() throws {
+    func flushLoggers() throws {
         for logger in loggers { try logger.flush() }
     }
 
-    private func writeReport() throws {
+    func writeReport() throws {
         guard enableLogging, let runDirectory else { return }
         var report = HTMLReport(title: "\(name) — \((runDirectory as NSString).lastPathComponent)",
                                 records: metricsHistory, hyperparameters: trainerHyperparameters)
@@ -440,7 +195,7 @@ public final class Trainer {
 
     // MARK: - Callbacks
 
-    private func assembleCallbacks(for module: TrainableModule) -> [Callback] {
+    func assembleCallbacks(for module: TrainableModule) -> [Callback] {
         var result = callbacks
         if enableProgressBar && !result.contains(where: { $0 is ProgressBar }) { result.append(ProgressBar()) }
         if enableCheckpointing && !result.contains(where: { $0 is ModelCheckpoint }) { result.append(ModelCheckpoint()) }
@@ -454,115 +209,11 @@ public final class Trainer {
     /// progress bar, the components' callbacks, then every `ModelCheckpoint`.
     public var activeCallbackList: [Callback] { activeCallbacks }
 
-    private func hook(_ body: (Callback) -> Void) {
-        for callback in activeCallbacks { body(callback) }
+    func hook(_ body: (Callback) throws -> Void) throws {
+        for callback in activeCallbacks { try body(callback) }
         if let module = activeModule as? HookProviding {
-            for callback in module.moduleHooks { body(callback) }
+            for callback in module.moduleHooks { try body(callback) }
         }
-    }
-
-    // MARK: - Run directory and checkpoints
-
-    private func prepareRunDirectory(resumingFrom checkpoint: String?) throws {
-        let manager = FileManager.default
-        guard enableLogging || enableCheckpointing else {
-            runDirectory = nil  // nothing is written (fast dev run)
-            return
-        }
-        if let checkpoint {
-            // Continue in the run directory the checkpoint belongs to (…/version_n/checkpoints/x).
-            let directory = ((checkpoint as NSString).deletingLastPathComponent as NSString)
-            if directory.lastPathComponent == "checkpoints" {
-                runDirectory = directory.deletingLastPathComponent
-                return
-            }
-        }
-        let base = (rootDirectory as NSString).appendingPathComponent(name)
-        let number = version ?? nextVersion(in: base)
-        let directory = (base as NSString).appendingPathComponent("version_\(number)")
-        do {
-            try manager.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        } catch {
-            throw TrainingError.badFile(path: directory, problem: "cannot create the run directory: \(error.localizedDescription)")
-        }
-        runDirectory = directory
-    }
-
-    private func nextVersion(in base: String) -> Int {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []
-        let numbers = entries.compactMap { $0.hasPrefix("version_") ? Int($0.dropFirst("version_".count)) : nil }
-        return (numbers.max() ?? -1) + 1
-    }
-
-    private func locateCheckpoint(_ source: ResumeSource) throws -> String {
-        switch source {
-        case .path(let path):
-            guard FileManager.default.fileExists(atPath: path) else { throw TrainingError.checkpointNotFound("\(path) does not exist") }
-            return path
-        case .last:
-            let base = (rootDirectory as NSString).appendingPathComponent(name)
-            let entries = (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []
-            let versions = entries.compactMap { $0.hasPrefix("version_") ? Int($0.dropFirst("version_".count)) : nil }.sorted(by: >)
-            for number in versions {
-                let candidate = "\(base)/version_\(number)/checkpoints/last.safetensors"
-                if FileManager.default.fileExists(atPath: candidate) { return candidate }
-            }
-            throw TrainingError.checkpointNotFound("no \(base)/version_*/checkpoints/last.safetensors (train once with checkpointing enabled, or pass a path)")
-        }
-    }
-
-    /// Writes a checkpoint of the running fit to `path` (atomically).
-    public func saveCheckpoint(to path: String) throws {
-        guard let module = activeModule else {
-            preconditionFailure("Trainer.saveCheckpoint: no fit is running")
-        }
-        var optimizers: [String: [String: Tensor]] = [:]
-        var schedulers: [String: [String: Float]] = [:]
-        for configured in module.optimizers {
-            optimizers[configured.name] = configured.optimizer.stateDict()
-            if let scheduler = configured.scheduler { schedulers[configured.name] = scheduler.stateDict() }
-        }
-        var callbackTensors: [String: [String: Tensor]] = [:]
-        var callbackValues: [String: [String: String]] = [:]
-        for callback in activeCallbacks + ((module as? HookProviding)?.moduleHooks ?? []) {
-            let state = callback.stateDict()
-            if !state.tensors.isEmpty { callbackTensors[callback.stateKey] = state.tensors }
-            if !state.values.isEmpty { callbackValues[callback.stateKey] = state.values }
-        }
-        let metadata = CheckpointMetadata(
-            epoch: resumePosition.epoch, batchIndex: resumePosition.batch, globalStep: globalStep,
-            elapsedSeconds: elapsedSeconds, generatorState: generator.state, schedulerStates: schedulers,
-            callbackValues: callbackValues, integerKeys: [], hyperparameters: trainerHyperparameters,
-            callbackMetrics: callbackMetrics.filter { $0.value.isFinite })
-        let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
-        try Checkpoint(model: module.stateDict(), optimizers: optimizers, callbacks: callbackTensors, metadata: metadata)
-            .write(to: path)
-    }
-
-    private func restore(_ checkpoint: Checkpoint, into module: TrainableModule) throws {
-        try module.loadStateDict(checkpoint.model, strict: true)
-        for configured in module.optimizers {
-            if let state = checkpoint.optimizers[configured.name] { try configured.optimizer.loadStateDict(state) }
-            if let scheduler = configured.scheduler, let state = checkpoint.metadata.schedulerStates[configured.name] {
-                try scheduler.loadStateDict(state)
-            }
-        }
-        for callback in activeCallbacks + ((module as? HookProviding)?.moduleHooks ?? []) {
-            let state = CallbackState(tensors: checkpoint.callbacks[callback.stateKey] ?? [:],
-                                      values: checkpoint.metadata.callbackValues[callback.stateKey] ?? [:])
-            if !state.isEmpty { try callback.loadStateDict(state) }
-        }
-        let metadata = checkpoint.metadata
-        guard metadata.generatorState.count == 4, metadata.epoch >= 0, metadata.batchIndex >= 0, metadata.globalStep >= 0 else {
-            throw TrainingError.badFile(path: "checkpoint", problem: "has inconsistent trainer metadata (epoch \(metadata.epoch), batch \(metadata.batchIndex), step \(metadata.globalStep), \(metadata.generatorState.count)-word generator state)")
-        }
-        resumePosition = (metadata.epoch, metadata.batchIndex)
-        currentEpoch = metadata.epoch
-        globalStep = metadata.globalStep
-        priorSeconds = metadata.elapsedSeconds
-        generator = RandomGenerator(state: metadata.generatorState)
-        callbackMetrics = metadata.callbackMetrics
     }
 }
 

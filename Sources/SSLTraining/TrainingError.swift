@@ -12,13 +12,16 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case badFile(path: String, problem: String)
     /// No checkpoint where one was asked for.
     case checkpointNotFound(String)
+    /// Saved state (of a callback, scheduler or the trainer) that cannot be restored, and why;
+    /// the trainer rethrows it as `badFile` naming the checkpoint.
+    case invalidState(owner: String, problem: String)
 
     public var description: String {
         switch self {
         case .missingLoss(let keys):
             return "forward(batch, .fit) returned no \"loss\"; keys present: \(keys.joined(separator: ", ")). In fit the output must hold the loss to minimise under \"loss\"."
         case .nonFiniteLoss(let value, let epoch, let batchIndex, let step):
-            return "non-finite loss \(value) at global step \(step) (epoch \(epoch), batch \(batchIndex)); training stopped and the last checkpoint was left untouched. Trainer(nonFiniteLoss: .skipBatch) skips such batches instead."
+            return "non-finite loss \(value) at global step \(step) (epoch \(epoch), batch \(batchIndex)); training stopped and the last checkpoint was left untouched. To skip such batches instead: `--on-nan skip` in the recipes, Trainer(nonFiniteLoss: .skipBatch) in code."
         case .notTrainable:
             return "this module has no optimizer (it was built with optimizer: nil), so it can validate, test and predict but not fit"
         case .invalidConfiguration(let problem):
@@ -27,6 +30,8 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
             return "\(path): \(problem)"
         case .checkpointNotFound(let detail):
             return "no checkpoint to resume from: \(detail)"
+        case .invalidState(let owner, let problem):
+            return "\(owner) state cannot be restored: \(problem)"
         }
     }
 }

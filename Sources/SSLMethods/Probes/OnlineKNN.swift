@@ -95,12 +95,28 @@ public final class OnlineKNN: Callback {
 
     public func loadStateDict(_ state: CallbackState) throws {
         guard let saved = state.tensors["bank"], let savedLabels = state.tensors["labels"] else { return }
-        guard savedLabels.scalars.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
-            throw TrainingError.badFile(path: "checkpoint", problem: "OnlineKNN state holds invalid labels")
+        func invalid(_ problem: String) -> TrainingError {
+            TrainingError.invalidState(owner: stateKey, problem: problem)
         }
-        bank = saved.contiguousCopy()
-        labels = savedLabels.scalars.map { Int($0) }
-        filled = Int(state.values["filled"] ?? "0") ?? 0
-        position = Int(state.values["position"] ?? "0") ?? 0
+        guard saved.rank == 2, saved.shape[0] == queueLength, saved.shape[1] > 0 else {
+            throw invalid("the bank has shape \(saved.shape), expected [\(queueLength), D] (queueLength \(queueLength))")
+        }
+        guard savedLabels.count == queueLength else {
+            throw invalid("\(savedLabels.count) labels for a bank of \(queueLength)")
+        }
+        let restoredLabels = savedLabels.scalars.map { Int(savedCount: $0, limit: classCount - 1) }
+        guard restoredLabels.allSatisfy({ $0 != nil }) else {
+            throw invalid("the labels must be whole numbers in 0..<\(classCount) (classCount)")
+        }
+        guard let restoredFilled = state.values["filled"].flatMap({ Int(savedCount: $0, limit: queueLength) }),
+              let restoredPosition = state.values["position"].flatMap({ Int(savedCount: $0, limit: queueLength - 1) }) else {
+            throw invalid("filled \(state.values["filled"] ?? "missing") and position \(state.values["position"] ?? "missing") must be in 0...\(queueLength) and 0..<\(queueLength)")
+        }
+        let bankCopy = saved.contiguousCopy()
+        guard bankCopy.scalars.allSatisfy(\.isFinite) else { throw invalid("the bank holds non-finite values") }
+        bank = bankCopy
+        labels = restoredLabels.map { $0 ?? 0 }
+        filled = restoredFilled
+        position = restoredPosition
     }
 }

@@ -72,3 +72,23 @@ private func systemWrite(_ descriptor: Int32, _ bytes: UnsafeRawPointer, _ count
     return Darwin.write(descriptor, bytes, count)
     #endif
 }
+
+extension AtomicFile {
+    /// Removes, from `directory`, the temporary files of writes whose process was killed before
+    /// the rename (`.<name>.tmp-<pid>-<n>` with no live process `<pid>`); returns their paths.
+    /// Files of a live process (a write in progress, or this process) are left alone.
+    @discardableResult
+    public static func removeAbandonedTemporaryFiles(in directory: String) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        var removed: [String] = []
+        for name in names where name.hasPrefix(".") {
+            guard let marker = name.range(of: ".tmp-", options: .backwards) else { continue }
+            let parts = name[marker.upperBound...].split(separator: "-")
+            guard parts.count == 2, let pid = Int32(parts[0]), UInt32(parts[1]) != nil, pid > 0 else { continue }
+            guard pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            let path = (directory as NSString).appendingPathComponent(name)
+            if unlink(path) == 0 { removed.append(path) }
+        }
+        return removed
+    }
+}

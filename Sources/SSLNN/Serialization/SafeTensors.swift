@@ -138,11 +138,17 @@ public enum SafeTensors {
             guard begin >= 0, begin <= end, end <= dataSize else {
                 throw fail("entry \"\(name)\" has data_offsets [\(begin), \(end)] outside the \(dataSize)-byte data section")
             }
-            var elements = 1
+            // Strides are products of the non-zero dimensions (a zero dimension does not make
+            // the others safe), so every one of those products must fit as well as the count.
+            var elements = 1, strideSpan = 1
             for dimension in shape {
                 let (product, overflow) = elements.multipliedReportingOverflow(by: dimension)
-                guard !overflow else { throw fail("entry \"\(name)\" has a shape \(shape) whose size overflows") }
+                let (span, spanOverflow) = strideSpan.multipliedReportingOverflow(by: Swift.max(dimension, 1))
+                guard !overflow, !spanOverflow, span <= Self.largestElementSpan else {
+                    throw fail("entry \"\(name)\" has a shape \(shape) whose size overflows")
+                }
                 elements = product
+                strideSpan = span
             }
             let (expected, overflow) = elements.multipliedReportingOverflow(by: dtype.byteCount)
             guard !overflow, expected == end - begin else {
@@ -174,6 +180,10 @@ public enum SafeTensors {
         }
         return (state, metadata)
     }
+
+    /// The largest product of non-zero dimensions a shape may have (2^48 elements: far past any
+    /// memory, far below where byte offsets could overflow).
+    static let largestElementSpan = 1 << 48
 
     private static func integers(_ values: [Any]) -> [Int]? {
         var result: [Int] = []

@@ -184,13 +184,16 @@ open class GroupedOptimizer<Options: OptimizerOptions>: Optimizer {
                     throw OptimizerStateError(problem: "optimizer state names parameter \"\(name)\", which this optimizer does not hold")
                 }
                 if slotName == "step" {
-                    guard tensor.count == 1, tensor.scalars[0].isFinite, tensor.scalars[0] >= 0 else {
+                    guard tensor.count == 1, let step = Int(savedCount: tensor.scalars[0]) else {
                         throw OptimizerStateError(problem: "optimizer state \"\(key)\" is not a step count: \(tensor.scalars.prefix(4))")
                     }
-                    newSteps[name] = Int(tensor.scalars[0])
+                    newSteps[name] = step
                 } else {
                     guard tensor.shape == shape else {
                         throw OptimizerStateError(problem: "optimizer state \"\(key)\" has shape \(tensor.shape), parameter \"\(name)\" has \(shape)")
+                    }
+                    guard tensor.scalars.allSatisfy(\.isFinite) else {
+                        throw OptimizerStateError(problem: "optimizer state \"\(key)\" holds non-finite values")
                     }
                     newSlots[name, default: [:]][slotName] = tensor.contiguousCopy()
                 }

@@ -61,10 +61,10 @@ public final class ClosedFormScheduler: LearningRateScheduler {
     public func stateDict() -> [String: Float] { ["step": Float(stepCount)] }
 
     public func loadStateDict(_ state: [String: Float]) throws {
-        guard let step = state["step"], step.isFinite, step >= 0 else {
-            throw OptimizerStateError(problem: "scheduler state has no valid \"step\" entry: \(state)")
+        guard let saved = state["step"], let step = Int(savedCount: saved) else {
+            throw OptimizerStateError(problem: "scheduler state has no valid \"step\" entry (a whole number in 0...\(Int.largestSavedCount)): \(state)")
         }
-        stepCount = Int(step)
+        stepCount = step
         apply()
     }
 
@@ -222,13 +222,14 @@ public final class ReduceLROnPlateau: LearningRateScheduler {
     }
 
     public func loadStateDict(_ state: [String: Float]) throws {
-        guard let step = state["step"], let best = state["best"], let bad = state["bad_steps"],
-              let cooldown = state["cooldown_remaining"], step.isFinite, bad.isFinite, cooldown.isFinite else {
-            throw OptimizerStateError(problem: "ReduceLROnPlateau state lacks step/best/bad_steps/cooldown_remaining: \(state)")
+        guard let step = state["step"].flatMap({ Int(savedCount: $0) }), let best = state["best"], !best.isNaN,
+              let bad = state["bad_steps"].flatMap({ Int(savedCount: $0) }),
+              let cooldown = state["cooldown_remaining"].flatMap({ Int(savedCount: $0) }) else {
+            throw OptimizerStateError(problem: "ReduceLROnPlateau state needs whole, non-negative step/bad_steps/cooldown_remaining and a best value: \(state)")
         }
-        stepCount = Int(step)
+        stepCount = step
         self.best = best
-        badSteps = Int(bad)
-        cooldownRemaining = Int(cooldown)
+        badSteps = bad
+        cooldownRemaining = cooldown
     }
 }

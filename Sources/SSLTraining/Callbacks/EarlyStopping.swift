@@ -1,4 +1,5 @@
 import Foundation
+import SSLTensor
 
 /// Stops a fit when a monitored metric has not improved by more than `minDelta` for
 /// `patience` consecutive checks, as Lightning's `EarlyStopping`. It checks after each
@@ -70,8 +71,23 @@ public final class EarlyStopping: Callback {
     }
 
     public func loadStateDict(_ state: CallbackState) throws {
-        waitCount = Int(state.values["wait"] ?? "0") ?? 0
-        bestScore = state.values["best"].flatMap(Float.init)
-        stoppedEpoch = state.values["stopped_epoch"].flatMap(Int.init)
+        guard let wait = Int(savedCount: state.values["wait"] ?? "0") else {
+            throw TrainingError.invalidState(owner: stateKey, problem: "\"wait\" is \(state.values["wait"] ?? ""), not a count")
+        }
+        let best = try state.values["best"].map { text in
+            guard let value = Float(text), !value.isNaN else {
+                throw TrainingError.invalidState(owner: stateKey, problem: "\"best\" is \(text), not a number")
+            }
+            return value
+        }
+        let stopped = try state.values["stopped_epoch"].map { text in
+            guard let value = Int(savedCount: text) else {
+                throw TrainingError.invalidState(owner: stateKey, problem: "\"stopped_epoch\" is \(text), not an epoch")
+            }
+            return value
+        }
+        waitCount = wait
+        bestScore = best
+        stoppedEpoch = stopped
     }
 }

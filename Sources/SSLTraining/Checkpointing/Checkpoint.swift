@@ -24,6 +24,17 @@ public struct CheckpointMetadata: Codable, Sendable, Equatable {
     public var hyperparameters: [String: String]
     /// The latest monitored metrics.
     public var callbackMetrics: [String: Float]
+    /// How many metrics rows were logged (and flushed) when the checkpoint was written; a
+    /// resumed run drops rows past it, which it logs again. Absent in older checkpoints.
+    public var loggedRowCount: Int?
+    /// Whether the checkpoint was written before its step's metrics row (a periodic checkpoint
+    /// in `onTrainBatchEnd`); the resumed run logs that row from `metricState`.
+    public var stepRowPending: Bool?
+    /// The metric collector's step values and epoch aggregates.
+    var metricState: MetricCollector.SavedState?
+
+    /// The checkpoint layout this build writes and reads.
+    public static let currentFormatVersion = 1
 
     public init(epoch: Int, batchIndex: Int, globalStep: Int, elapsedSeconds: Double, generatorState: [UInt64],
                 schedulerStates: [String: [String: Float]], callbackValues: [String: [String: String]],
@@ -70,18 +81,23 @@ public struct Checkpoint {
     }
 
     /// Writes the checkpoint atomically.
+    /// Every tensor goes in a fixed order (the model's own, then optimizers and callbacks by
+    /// sorted name and key), so the same state always gives the same bytes.
     public func write(to path: String) throws {
         var state = model
-        for (name, entries) in optimizers {
+        for name in optimizers.keys.sorted() {
+            let entries = optimizers[name] ?? [:]
             for key in entries.keys.sorted() { state["optimizer/\(name)/\(key)", isInteger: false] = entries[key] }
         }
-        for (name, entries) in callbacks {
+        for name in callbacks.keys.sorted() {
+            let entries = callbacks[name] ?? [:]
             for key in entries.keys.sorted() { state["callback/\(name)/\(key)", isInteger: false] = entries[key] }
         }
         var metadata = self.metadata
         metadata.integerKeys = model.entries.filter(\.isInteger).map(\.name)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         let json = String(decoding: try encoder.encode(metadata), as: UTF8.self)
         do {
             try SafeTensors.write(state, to: path, metadata: ["format": "pt", Self.metadataKey: json])
@@ -106,9 +122,14 @@ public struct Checkpoint {
         }
         let metadata: CheckpointMetadata
         do {
-            metadata = try JSONDecoder().decode(CheckpointMetadata.self, from: Data(json.utf8))
+            let decoder = JSONDecoder()
+            decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+            metadata = try decoder.decode(CheckpointMetadata.self, from: Data(json.utf8))
         } catch {
             throw TrainingError.badFile(path: path, problem: "has unreadable checkpoint metadata: \(error)")
+        }
+        guard metadata.formatVersion == CheckpointMetadata.currentFormatVersion else {
+            throw TrainingError.badFile(path: path, problem: "is a checkpoint of format version \(metadata.formatVersion); this build reads version \(CheckpointMetadata.currentFormatVersion) (was it written by another version of the framework?)")
         }
         var model = StateDict()
         var optimizers: [String: [String: Tensor]] = [:]

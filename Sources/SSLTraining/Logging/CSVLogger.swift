@@ -33,6 +33,13 @@ public final class CSVLogger: MetricsLogger {
         columns.formUnion(metrics.keys)
     }
 
+    public func truncate(toRowCount count: Int) throws {
+        guard rows.count > count else { return }
+        rows.removeLast(rows.count - count)
+        columns = Set(rows.flatMap(\.values.keys))
+        try flush()
+    }
+
     public func flush() throws {
         let names = columns.sorted()
         var text = (["epoch", "step"] + names.map(Self.escape)).joined(separator: ",") + "\n"

@@ -25,6 +25,18 @@ public final class JSONLinesLogger: MetricsLogger {
         pending += String(decoding: data, as: UTF8.self) + "\n"
     }
 
+    public func truncate(toRowCount count: Int) throws {
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw TrainingError.badFile(path: path, problem: "cannot be read: \(error.localizedDescription)")
+        }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: true)
+        guard lines.count > count else { return }
+        let kept = lines.prefix(count).map { $0 + "\n" }.joined()
+        try AtomicWrite.write(Data(kept.utf8), to: path)
+    }
+
     public func flush() throws {
         guard !pending.isEmpty else { return }
         if !FileManager.default.fileExists(atPath: path) {

@@ -3,10 +3,10 @@
 /// A value logged both per step and per epoch appears as `name_step` and `name_epoch`
 /// (the epoch mean is also available as `name` to monitors).
 final class MetricCollector: LogSink {
-    private(set) var stepValues: [String: Float] = [:]
-    private var epochSums: [String: (total: Double, weight: Double)] = [:]
+    fileprivate(set) var stepValues: [String: Float] = [:]
+    fileprivate(set) var epochSums: [String: (total: Double, weight: Double)] = [:]
     private(set) var progressBarValues: [String: Float] = [:]
-    private var epochNames: [String: String] = [:]   // aggregate key → key to report
+    fileprivate(set) var epochNames: [String: String] = [:]   // aggregate key → key to report
 
     func record(_ name: String, _ value: Float, onStep: Bool, onEpoch: Bool, progressBar: Bool, batchSize: Int?) {
         let both = onStep && onEpoch
@@ -41,4 +41,39 @@ final class MetricCollector: LogSink {
     }
 
     func resetProgressBar() { progressBarValues = [:] }
+}
+
+// MARK: - Checkpointed state
+
+extension MetricCollector {
+    /// What a checkpoint keeps of the collector, so a run resumed mid-epoch reports the same
+    /// epoch means (and the same pending step row) as one never interrupted.
+    struct SavedState: Codable, Sendable, Equatable {
+        var stepValues: [String: Float]
+        /// Each epoch aggregate as [total, weight], with the name it is reported under.
+        var epochSums: [String: [Double]]
+        var epochNames: [String: String]
+    }
+
+    var savedState: SavedState {
+        SavedState(stepValues: stepValues, epochSums: epochSums.mapValues { [$0.total, $0.weight] }, epochNames: epochNames)
+    }
+
+    /// A collector holding `state`, or nil when its aggregates are malformed.
+    convenience init?(savedState state: SavedState) {
+        self.init()
+        for (name, pair) in state.epochSums {
+            guard pair.count == 2, pair[1].isFinite, pair[1] >= 0 else { return nil }
+            epochSums[name] = (pair[0], pair[1])
+        }
+        stepValues = state.stepValues
+        epochNames = state.epochNames
+    }
+
+    /// Takes over another collector's values (the module keeps pointing at this one).
+    func restore(from other: MetricCollector) {
+        stepValues = other.stepValues
+        epochSums = other.epochSums
+        epochNames = other.epochNames
+    }
 }

@@ -5,8 +5,16 @@ public protocol MetricsLogger: AnyObject {
     func logHyperparameters(_ values: [String: String]) throws
     /// Records one row of metrics.
     func logMetrics(_ metrics: [String: Float], step: Int, epoch: Int) throws
-    /// Writes anything buffered (called at epoch ends and when a fit ends or fails).
+    /// Writes anything buffered (called at epoch ends, before every checkpoint, and when a fit
+    /// ends or fails).
     func flush() throws
+    /// Keeps only the first `count` rows (a resumed run drops the rows logged after its
+    /// checkpoint, then logs them again). The default keeps everything.
+    func truncate(toRowCount count: Int) throws
+}
+
+extension MetricsLogger {
+    public func truncate(toRowCount count: Int) throws {}
 }
 
 /// One logged row: the values of a step or an epoch.

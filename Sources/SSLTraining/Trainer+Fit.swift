@@ -1,0 +1,173 @@
+import Foundation
+import SSLNN
+import SSLOptim
+import SSLTensor
+
+extension Trainer {
+    // MARK: - Fit
+
+    /// Trains `module` on `train`, validating on `validation` every `checkValEveryNEpochs`
+    /// epochs, optionally resuming from a checkpoint.
+    public func fit(_ module: TrainableModule, train: BatchSource, validation: BatchSource? = nil,
+                    resumeFrom: ResumeSource? = nil) throws {
+        guard module.isTrainable else { throw TrainingError.notTrainable }
+        let checkpoint = try resumeFrom.map { try locateCheckpoint($0) }
+        let loaded = try checkpoint.map { try Checkpoint.read(from: $0) }
+        try prepareRunDirectory(resumingFrom: checkpoint)
+
+        trainBatchesPerEpoch = limitTrainBatches?.apply(to: train.batchesPerEpoch) ?? train.batchesPerEpoch
+        let stepsPerEpoch = (trainBatchesPerEpoch + accumulateGradBatches - 1) / accumulateGradBatches
+        totalOptimizerSteps = maxSteps.map { Swift.min($0, maxEpochs * stepsPerEpoch) } ?? maxEpochs * stepsPerEpoch
+        module.configureOptimizers(totalSteps: totalOptimizerSteps)
+
+        currentEpoch = 0
+        globalStep = 0
+        batchIndex = 0
+        shouldStop = false
+        priorSeconds = 0
+        callbackMetrics = [:]
+        metricsHistory = []
+        resumePosition = (0, 0)
+        stepRowPending = false
+        collector = MetricCollector()
+        activeModule = module
+        activeCallbacks = assembleCallbacks(for: module)
+        module.logSink = collector
+        defer {
+            module.logSink = nil
+            activeModule = nil
+            runningStage = nil
+            fitStart = nil
+        }
+
+        if let loaded, let checkpoint { try restore(loaded, from: checkpoint, into: module) }
+        if enableLogging, let runDirectory {
+            loggers = [try CSVLogger(directory: runDirectory), JSONLinesLogger(directory: runDirectory)]
+            metricsHistory = (loggers.first as? CSVLogger)?.records ?? []
+            for logger in loggers { try logger.logHyperparameters(trainerHyperparameters) }
+        } else {
+            loggers = []
+        }
+        if let loaded { try resumeLogs(from: loaded.metadata) }
+        fitStart = Date()
+
+        do {
+            try runFit(module, train: train, validation: validation, resumed: loaded != nil)
+        } catch {
+            for callback in activeCallbacks { callback.onException(self, module, error: error) }
+            try? flushLoggers()
+            throw error
+        }
+        try flushLoggers()
+        try writeReport()
+    }
+
+    func runFit(_ module: TrainableModule, train: BatchSource, validation: BatchSource?, resumed: Bool) throws {
+        runningStage = .fit
+        try hook { try $0.setup(self, module, stage: .fit) }
+        try hook { try $0.onFitStart(self, module) }
+        if let validation, numSanityValSteps > 0, !resumed {
+            isSanityChecking = true
+            try hook { try $0.onSanityCheckStart(self, module) }
+            _ = try runEvaluation(module, data: validation, stage: .validate, limit: numSanityValSteps, log: false)
+            try hook { try $0.onSanityCheckEnd(self, module) }
+            isSanityChecking = false
+            collector.resetProgressBar()
+        }
+        module.train()
+        try hook { try $0.onTrainStart(self, module) }
+        while currentEpoch < maxEpochs && !shouldStop && !reachedMaxSteps {
+            let completed = try runTrainingEpoch(module, train: train)
+            if !completed { break }  // stopped mid-epoch (maxSteps, maxTime, a callback): no validation or epoch end
+            if let validation, (currentEpoch + 1) % checkValEveryNEpochs == 0 {
+                _ = try runEvaluation(module, data: validation, stage: .validate,
+                                      limit: limitValBatches.map { $0.apply(to: validation.batchesPerEpoch) }, log: true)
+                module.train()
+                runningStage = .fit
+            }
+            let epochValues = collector.takeEpochValues()
+            try record(epochValues.reported, aliases: epochValues.aliases)
+            resumePosition = (currentEpoch + 1, 0)
+            try hook { try $0.onTrainEpochEnd(self, module) }
+            try flushLoggers()
+            collector.resetProgressBar()
+            currentEpoch += 1
+        }
+        try hook { try $0.onTrainEnd(self, module) }
+        try hook { try $0.onFitEnd(self, module) }
+        try hook { try $0.teardown(self, module, stage: .fit) }
+    }
+
+    var reachedMaxSteps: Bool { maxSteps.map { globalStep >= $0 } ?? false }
+
+    /// Runs one epoch's batches; returns false when it stopped before the end.
+    func runTrainingEpoch(_ module: TrainableModule, train: BatchSource) throws -> Bool {
+        try hook { try $0.onTrainEpochStart(self, module) }
+        let start = resumePosition.epoch == currentEpoch ? resumePosition.batch : 0
+        let iterator = train.batches(epoch: currentEpoch, startingAt: start)
+        var index = start
+        while index < trainBatchesPerEpoch, let batch = iterator.next() {
+            batchIndex = index
+            try trainingStep(module, batch: batch, index: index)
+            index += 1
+            if reachedMaxSteps || (maxTime.map { elapsedSeconds >= $0 } ?? false) {
+                shouldStop = true
+            }
+            if shouldStop { return index >= trainBatchesPerEpoch }
+        }
+        return true
+    }
+
+    func trainingStep(_ module: TrainableModule, batch: Batch, index: Int) throws {
+        module.currentStage = .fit
+        try hook { try $0.onTrainBatchStart(self, module, batch: batch, batchIndex: index) }
+        let outputs = try module.forward(batch, stage: .fit)
+        guard let loss = outputs.tensorIfPresent("loss") else { throw TrainingError.missingLoss(keys: outputs.keys) }
+        precondition(loss.count == 1, "fit: \"loss\" must hold one value, got shape \(loss.shape)")
+        let value = loss.item()
+        let isBoundary = (index + 1) % accumulateGradBatches == 0 || index + 1 == trainBatchesPerEpoch
+        if !value.isFinite {
+            switch nonFiniteLoss {
+            case .stop:
+                throw TrainingError.nonFiniteLoss(value: value, epoch: currentEpoch, batchIndex: index, globalStep: globalStep)
+            case .skipBatch:
+                for configured in module.optimizers { configured.optimizer.zeroGrad() }
+                collector.record("train/skipped_batches", 1, onStep: false, onEpoch: true, progressBar: false, batchSize: nil)
+                resumePosition = (currentEpoch, index + 1)
+                return
+            }
+        }
+        let scaled = accumulateGradBatches > 1 ? loss * (1 / Float(accumulateGradBatches)) : loss
+        try hook { try $0.onBeforeBackward(self, module, loss: scaled) }
+        if scaled.requiresGrad { scaled.backward() }
+        try hook { try $0.onAfterBackward(self, module) }
+        collector.record("train/loss", value, onStep: true, onEpoch: true, progressBar: true, batchSize: nil)
+        if isBoundary {
+            for configured in module.optimizers {
+                try hook { try $0.onBeforeOptimizerStep(self, module, optimizer: configured) }
+                clipGradients(configured.parameters)
+                configured.optimizer.step()
+                try hook { try $0.onAfterOptimizerStep(self, module, optimizer: configured) }
+                configured.optimizer.zeroGrad()
+                configured.scheduler?.step()
+            }
+            globalStep += 1
+        }
+        resumePosition = (currentEpoch, index + 1)
+        // A checkpoint written by the hooks below precedes this step's metrics row.
+        stepRowPending = isBoundary && globalStep % logEveryNSteps == 0
+        try hook { try $0.onTrainBatchEnd(self, module, outputs: outputs, batch: batch, batchIndex: index) }
+        if stepRowPending {
+            stepRowPending = false
+            try record(collector.takeStepValues(), aliases: [:])
+        }
+    }
+
+    func clipGradients(_ parameters: [Tensor]) {
+        guard let limit = gradientClipValue else { return }
+        switch gradientClipAlgorithm {
+        case .norm: clipGradientNorm(parameters, maxNorm: limit)
+        case .value: clipGradientValue(parameters, maxValue: limit)
+        }
+    }
+}
