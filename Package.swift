@@ -124,7 +124,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RecipeSmokeTests",
-            dependencies: ["simclr", "byol", "SelfSupervised"],
+            dependencies: ["simclr", "byol", "SelfSupervised", "SSLRecipes"],
             path: "Tests/RecipeSmokeTests"
         ),
         // Spawned by the checkpoint kill test (SIGKILL while writing).

@@ -41,12 +41,7 @@ do {
         return out
     }
 
-    let trainer = Trainer(maxEpochs: setup.epochs, seed: options.seed, callbacks: setup.monitors(features: features, plainProgressLines: !options.progressBar),
-                          rootDirectory: options.runDirectory, name: "byol",
-                          hyperparameters: ["method": "byol", "dataset": setup.datasetName, "backbone": options.backbone,
-                                            "batch_size": String(options.batchSize), "lr": String(options.learningRate),
-                                            "ema_base": String(options.emaBase), "ema_final": String(options.emaFinal),
-                                            "optimizer": options.optimizer])
+    let trainer = setup.makeTrainer(name: "byol", features: features, hyperparameters: ["ema_base": String(options.emaBase), "ema_final": String(options.emaFinal)])
     try trainer.fit(module, train: setup.trainLoader, validation: setup.validationLoader, resumeFrom: options.resumeSource)
     try RecipeEvaluation.finish(trainer: trainer, encoder: teacherBackbone, setup: setup, start: start)
 } catch {

@@ -33,11 +33,7 @@ do {
         return out
     }
 
-    let trainer = Trainer(maxEpochs: setup.epochs, seed: options.seed, callbacks: setup.monitors(features: features, plainProgressLines: !options.progressBar),
-                          rootDirectory: options.runDirectory, name: "simclr",
-                          hyperparameters: ["method": "simclr", "dataset": setup.datasetName, "backbone": options.backbone,
-                                            "batch_size": String(options.batchSize), "lr": String(options.learningRate),
-                                            "temperature": String(options.temperature), "optimizer": options.optimizer])
+    let trainer = setup.makeTrainer(name: "simclr", features: features, hyperparameters: ["temperature": String(options.temperature)])
     try trainer.fit(module, train: setup.trainLoader, validation: setup.validationLoader, resumeFrom: options.resumeSource)
     try RecipeEvaluation.finish(trainer: trainer, encoder: module.backbone, setup: setup, start: start)
 } catch {

@@ -34,5 +34,10 @@ public enum RecipeEvaluation {
         print("knn-accuracy \(String(format: "%.4f", knn))")
         print("linear-probe-accuracy \(String(format: "%.4f", linear))")
         print("wall-seconds \(String(format: "%.1f", Date().timeIntervalSince(start)))")
+        for case let checkpoint as ModelCheckpoint in trainer.callbacks {
+            if let failure = checkpoint.writeFailure {
+                print("warning: \(failure.count) checkpoint write\(failure.count == 1 ? "" : "s") failed (--checkpoint-failure warn); the first: \(failure.message)")
+            }
+        }
     }
 }

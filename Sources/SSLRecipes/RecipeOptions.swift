@@ -26,6 +26,12 @@ public struct RecipeOptions: Sendable {
     public var trainSamples: Int?
     public var testSamples: Int?
     public var progressBar = true
+    /// Also write `last.safetensors` every this many optimizer steps (0: only at epoch ends).
+    public var checkpointEverySteps = 100
+    /// What a NaN or infinite loss does.
+    public var onNonFiniteLoss: Trainer.NonFiniteLossPolicy = .stop
+    /// What a checkpoint that cannot be written does.
+    public var onCheckpointFailure: ModelCheckpoint.WriteFailurePolicy = .stop
 
     public init(method: Method) { self.method = method }
 
@@ -47,6 +53,9 @@ public struct RecipeOptions: Sendable {
               --train-samples N      use only the first N training images (smoke tests)
               --test-samples N       use only the first N test images
               --no-progress-bar      plain periodic progress lines instead of a refreshing bar
+              --checkpoint-every-steps N   also write checkpoints/last.safetensors every N optimizer steps (default 100; 0: epoch ends only)
+              --on-nan stop|skip     a NaN or infinite loss stops the run with an error, or skips that batch (default stop)
+              --checkpoint-failure stop|warn   a checkpoint that cannot be written stops the run, or warns and goes on (default stop)
             """
         switch method {
         case .simclr: text += "\n  --temperature X        NT-Xent temperature (default 0.2)"
@@ -126,6 +135,10 @@ public struct RecipeOptions: Sendable {
             case "--train-samples": options.trainSamples = try integer(argument)
             case "--test-samples": options.testSamples = try integer(argument)
             case "--no-progress-bar": options.progressBar = false
+            case "--checkpoint-every-steps": options.checkpointEverySteps = try integer(argument, minimum: 0)
+            case "--on-nan": options.onNonFiniteLoss = try choice(argument, ["stop", "skip"]) == "skip" ? .skipBatch : .stop
+            case "--checkpoint-failure":
+                options.onCheckpointFailure = try choice(argument, ["stop", "warn"]) == "warn" ? .warn : .stop
             case "--temperature" where method == .simclr:
                 options.temperature = try real(argument)
                 guard options.temperature > 0 else { throw OptionError.invalid(argument, "0", "a positive number") }

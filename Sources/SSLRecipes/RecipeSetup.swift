@@ -25,7 +25,11 @@ public struct RecipeSetup {
     public var classCount: Int { Swift.max(train.classCount, test.classCount) }
     public var inputChannels: Int { train.channels }
 
+    /// The options the setup was made from.
+    public let options: RecipeOptions
+
     public init(_ options: RecipeOptions) throws {
+        self.options = options
         let dataset = options.dataset ?? (FashionMNIST.isAvailable(directory: options.dataDirectory) ? "fashion-mnist" : "builtin")
         if options.dataset == nil {
             if dataset == "fashion-mnist" {
@@ -60,6 +64,7 @@ public struct RecipeSetup {
             test = BuiltinShapes.load(split: .test, count: options.testSamples, seed: options.seed)
             (mean, std) = Self.statistics(of: train)
         }
+        try Self.checkSplitsAgree(train: train, test: test)
         if let limit = options.trainSamples { train = train.prefix(Swift.min(limit, train.count)) }
         if let limit = options.testSamples { test = test.prefix(Swift.min(limit, test.count)) }
         self.datasetName = dataset
@@ -82,6 +87,16 @@ public struct RecipeSetup {
                                            seed: options.seed, workers: options.workers)
         testEvaluationLoader = validationLoader
         epochs = options.epochs ?? (dataset == "builtin" ? 2 : 1)
+    }
+
+    /// Throws when the two splits' images differ in channels, height or width (a reshaped or
+    /// mismatched file would otherwise train on one shape and evaluate on another).
+    static func checkSplitsAgree(train: InMemoryImageDataset, test: InMemoryImageDataset) throws {
+        let trainShape = [train.channels, train.height, train.width], testShape = [test.channels, test.height, test.width]
+        guard trainShape != testShape else { return }
+        let differing = zip(["channels", "height", "width"], zip(trainShape, testShape)).filter { $0.1.0 != $0.1.1 }.map(\.0)
+        func shape(_ values: [Int]) -> String { values.map(String.init).joined(separator: "×") }
+        throw TrainingError.invalidConfiguration("the test split \"\(test.name)\" holds \(shape(testShape)) images (channels×height×width) but the training split \"\(train.name)\" holds \(shape(trainShape)): the \(differing.joined(separator: " and ")) differ\(differing.count == 1 ? "s" : ""); both splits must have one image shape")
     }
 
     /// Per-channel mean and standard deviation of a dataset's pixels in [0, 1].
@@ -122,5 +137,20 @@ public struct RecipeSetup {
         [ProgressBar(forceTerminal: plainProgressLines ? false : nil),
          OnlineProbe(featureCount: features, classCount: classCount), OnlineKNN(queueLength: 20_000, classCount: classCount),
          RankMe(), LearningRateMonitor(), ThroughputMonitor()]
+    }
+
+    /// The trainer every recipe runs: the options' epochs, seed, run directory and failure
+    /// policies, the monitors, and checkpoints at every epoch end and every
+    /// `--checkpoint-every-steps` steps. `hyperparameters` adds the method's own to the common ones.
+    public func makeTrainer(name: String, features: Int, hyperparameters: [String: String]) -> Trainer {
+        let checkpoint = ModelCheckpoint(lastEveryNTrainSteps: options.checkpointEverySteps > 0 ? options.checkpointEverySteps : nil,
+                                         onWriteFailure: options.onCheckpointFailure)
+        let common = ["method": name, "dataset": datasetName, "backbone": options.backbone,
+                      "batch_size": String(options.batchSize), "lr": String(options.learningRate), "optimizer": options.optimizer,
+                      "checkpoint_every_steps": String(options.checkpointEverySteps)]
+        return Trainer(maxEpochs: epochs, seed: options.seed,
+                       callbacks: monitors(features: features, plainProgressLines: !options.progressBar) + [checkpoint],
+                       rootDirectory: options.runDirectory, name: name, nonFiniteLoss: options.onNonFiniteLoss,
+                       hyperparameters: common.merging(hyperparameters) { _, method in method })
     }
 }

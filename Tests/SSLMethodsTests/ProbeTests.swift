@@ -84,6 +84,40 @@ final class ProbeTests: XCTestCase {
         XCTAssertEqual(state.tensors["bank"]?.shape, [200, 8])
     }
 
+    /// Damaged OnlineKNN state (before: a SIGSEGV writing at position 99 999 999, traps for −1,
+    /// 20 000, short label arrays and a label of 1e30, a precondition for a label ≥ classCount)
+    /// is an error naming the callback.
+    func testDamagedOnlineKNNStateThrowsInsteadOfCrashing() throws {
+        let knn = OnlineKNN(queueLength: 8, classCount: 3)
+        let bank = Tensor.ones([8, 4]), labels = Tensor([Float](repeating: 1, count: 8))
+        let good = CallbackState(tensors: ["bank": bank, "labels": labels], values: ["filled": "8", "position": "3"])
+        XCTAssertNoThrow(try knn.loadStateDict(good))
+        func damaged(_ change: (inout CallbackState) -> Void) -> CallbackState {
+            var state = good
+            change(&state)
+            return state
+        }
+        let cases: [(String, CallbackState)] = [
+            ("position 99 999 999", damaged { $0.values["position"] = "99999999" }),
+            ("position -1", damaged { $0.values["position"] = "-1" }),
+            ("position 20 000", damaged { $0.values["position"] = "20000" }),
+            ("filled 9", damaged { $0.values["filled"] = "9" }),
+            ("filled missing", damaged { $0.values["filled"] = nil }),
+            ("short labels", damaged { $0.tensors["labels"] = Tensor([1, 1]) }),
+            ("label 1e30", damaged { $0.tensors["labels"] = Tensor([Float](repeating: 1e30, count: 8)) }),
+            ("label = classCount", damaged { $0.tensors["labels"] = Tensor([Float](repeating: 3, count: 8)) }),
+            ("label 0.5", damaged { $0.tensors["labels"] = Tensor([Float](repeating: 0.5, count: 8)) }),
+            ("bank of another length", damaged { $0.tensors["bank"] = Tensor.ones([5, 4]) }),
+            ("bank of rank 1", damaged { $0.tensors["bank"] = Tensor.ones([8]) }),
+            ("NaN in the bank", damaged { $0.tensors["bank"] = Tensor([Float](repeating: .nan, count: 32)).reshape([8, 4]) }),
+        ]
+        for (name, state) in cases {
+            XCTAssertThrowsError(try knn.loadStateDict(state), name) { error in
+                XCTAssertTrue("\(error)".contains("OnlineKNN"), "\(name): \(error)")
+            }
+        }
+    }
+
     func testOfflineKNNAndLinearProbeOnFrozenFeatures() {
         let train = separableBatches(count: 1, size: 400, seed: 5)[0], test = separableBatches(count: 1, size: 200, seed: 6)[0]
         let trainFeatures = OfflineEvaluation.Features(features: train["embedding"], labels: train[integers: "label"].scalars)

@@ -173,6 +173,18 @@ final class SafeTensorsTests: XCTestCase {
                       mentioning: "non-string __metadata__ value")
     }
 
+    /// A zero dimension makes the element count 0, but the strides of the other dimensions
+    /// still overflow (4e15 × 4e15): a crash in `Tensor.contiguousStrides` before the fix.
+    func testAZeroDimensionBesideHugeOnesIsRejectedNotACrash() {
+        for shape in ["[0,4000000000000000,4000000000000000]", "[4000000000000000,0,4000000000000000]",
+                      "[0,8000000000000000,8000000000000000,8000000000000000]", "[0,1,281474976710657]"] {
+            assertRejects(file(header: #"{"a":{"dtype":"F32","shape":\#(shape),"data_offsets":[0,0]}}"#, dataBytes: 0),
+                          mentioning: "whose size overflows")
+        }
+        XCTAssertNoThrow(try SafeTensors.decode(file(header: #"{"a":{"dtype":"F32","shape":[0,5,3],"data_offsets":[0,0]}}"#, dataBytes: 0)),
+                         "an empty tensor of an ordinary shape still reads")
+    }
+
     func testMissingFileNamesThePath() {
         XCTAssertThrowsError(try SafeTensors.read(from: directory.appendingPathComponent("absent.safetensors").path)) { error in
             XCTAssertTrue(String(describing: error).contains("absent.safetensors"))

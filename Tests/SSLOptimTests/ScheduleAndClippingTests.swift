@@ -71,6 +71,28 @@ final class ScheduleAndClippingTests: XCTestCase {
         XCTAssertThrowsError(try restored.loadStateDict([:]))
     }
 
+    /// A damaged checkpoint's step counts (1e30 trapped converting to Int before) are errors.
+    func testSchedulerAndOptimizerStateWithImpossibleStepCountsThrows() throws {
+        let schedule = ClosedFormScheduler.cosineAnnealing(optimizer(), totalSteps: 10)
+        for step: Float in [1e30, -1, 2.5, .nan, .infinity] {
+            XCTAssertThrowsError(try schedule.loadStateDict(["step": step]), "step \(step)")
+        }
+        let plateau = ReduceLROnPlateau(optimizer(), mode: .min)
+        let good = plateau.stateDict()
+        for (key, value) in [("step", Float(1e30)), ("bad_steps", -3), ("cooldown_remaining", 1e20), ("best", .nan)] {
+            var state = good
+            state[key] = value
+            XCTAssertThrowsError(try plateau.loadStateDict(state), "\(key) \(value)")
+        }
+        let opt = optimizer()
+        let (name, parameter) = try XCTUnwrap(opt.namedParameters.first)
+        parameter.grad = Tensor.ones(parameter.shape)
+        opt.step()
+        var state = opt.stateDict()
+        state["param.\(name).step"] = Tensor(Float(1e30))
+        XCTAssertThrowsError(try optimizer().loadStateDict(state))
+    }
+
     func testGradientClippingByNormAndValueMatchesPyTorch() {
         func parameters() -> [Tensor] {
             let a = Tensor.zeros([3]).requiringGrad(), b = Tensor.zeros([2, 2]).requiringGrad()

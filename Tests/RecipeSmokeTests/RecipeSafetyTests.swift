@@ -1,0 +1,93 @@
+import Foundation
+import SSLRecipes
+import SSLTraining
+import XCTest
+
+/// The recipe side of issue 17: the options that decide what a failure costs, and the errors a
+/// recipe user meets with mismatched data or a run directory that is a file.
+final class RecipeSafetyTests: XCTestCase {
+    private var directory = ""
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("ssl-recipe-safety-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: directory) }
+
+    private func setup(_ arguments: [String]) throws -> RecipeSetup {
+        try RecipeSetup(RecipeOptions.parse(["--dataset", "builtin", "--train-samples", "32", "--test-samples", "16",
+                                             "--run-dir", directory] + arguments, method: .simclr))
+    }
+
+    private func checkpointCallback(_ trainer: Trainer) throws -> ModelCheckpoint {
+        try XCTUnwrap(trainer.callbacks.compactMap { $0 as? ModelCheckpoint }.first)
+    }
+
+    func testRecipesCheckpointEveryHundredStepsByDefaultAndAsAsked() throws {
+        let byDefault = try setup([]).makeTrainer(name: "simclr", features: 8, hyperparameters: [:])
+        XCTAssertEqual(try checkpointCallback(byDefault).lastEveryNTrainSteps, 100)
+        XCTAssertEqual(try checkpointCallback(byDefault).everyNEpochs, 1)
+        XCTAssertEqual(try checkpointCallback(byDefault).onWriteFailure, .stop)
+        XCTAssertEqual(byDefault.nonFiniteLoss, .stop)
+        let asked = try setup(["--checkpoint-every-steps", "7", "--checkpoint-failure", "warn", "--on-nan", "skip"])
+            .makeTrainer(name: "simclr", features: 8, hyperparameters: [:])
+        XCTAssertEqual(try checkpointCallback(asked).lastEveryNTrainSteps, 7)
+        XCTAssertEqual(try checkpointCallback(asked).onWriteFailure, .warn)
+        XCTAssertEqual(asked.nonFiniteLoss, .skipBatch)
+        XCTAssertEqual(asked.hyperparameters["checkpoint_every_steps"], "7")
+        let off = try setup(["--checkpoint-every-steps", "0"]).makeTrainer(name: "simclr", features: 8, hyperparameters: [:])
+        XCTAssertNil(try checkpointCallback(off).lastEveryNTrainSteps)
+        XCTAssertThrowsError(try RecipeOptions.parse(["--on-nan", "ignore"], method: .byol))
+    }
+
+    func testTheNonFiniteLossMessageNamesTheRecipeOption() {
+        let message = TrainingError.nonFiniteLoss(value: .nan, epoch: 0, batchIndex: 3, globalStep: 3).description
+        XCTAssertTrue(message.contains("--on-nan skip"), message)
+    }
+
+    /// Fashion-MNIST files whose test images are 784×1 instead of 28×28.
+    private func writeMismatchedFashionMNIST() throws -> String {
+        let folder = directory + "/fashion"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        func idx(_ magic: UInt32, _ dimensions: [UInt32], payload: Int) -> Data {
+            var data = Data()
+            for word in [magic] + dimensions { withUnsafeBytes(of: word.bigEndian) { data.append(contentsOf: $0) } }
+            data.append(Data(count: payload))
+            return data
+        }
+        try idx(0x803, [4, 28, 28], payload: 4 * 784).write(to: URL(fileURLWithPath: folder + "/train-images-idx3-ubyte"))
+        try idx(0x801, [4], payload: 4).write(to: URL(fileURLWithPath: folder + "/train-labels-idx1-ubyte"))
+        try idx(0x803, [2, 784, 1], payload: 2 * 784).write(to: URL(fileURLWithPath: folder + "/t10k-images-idx3-ubyte"))
+        try idx(0x801, [2], payload: 2).write(to: URL(fileURLWithPath: folder + "/t10k-labels-idx1-ubyte"))
+        return folder
+    }
+
+    func testATestSplitOfAnotherImageShapeIsAnErrorSayingWhatDiffers() throws {
+        let folder = try writeMismatchedFashionMNIST()
+        XCTAssertThrowsError(try RecipeSetup(RecipeOptions.parse(["--dataset", "fashion-mnist", "--data-dir", folder], method: .simclr))) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("1×784×1") && text.contains("1×28×28") && text.contains("height and width differ"), text)
+        }
+    }
+
+    func testARunDirectoryThatIsAFileIsAPlainError() throws {
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("simclr")
+        guard FileManager.default.isExecutableFile(atPath: executable.path) else {
+            throw XCTSkip("simclr was not built next to the test bundle (\(executable.path))")
+        }
+        let file = directory + "/runs-file"
+        XCTAssertTrue(FileManager.default.createFile(atPath: file, contents: Data("x".utf8)))
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = ["--dataset", "builtin", "--train-samples", "32", "--test-samples", "16", "--epochs", "1",
+                             "--batch-size", "16", "--run-dir", file, "--no-progress-bar"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 1, output)
+        XCTAssertTrue(output.contains("runs-file: is a file"), output)
+        XCTAssertFalse(output.contains("NSCocoaErrorDomain"), output)
+    }
+}
