@@ -18,16 +18,16 @@ public enum RecipeEvaluation {
         if let directory = trainer.runDirectory {
             try SafeTensors.write(encoder.stateDict(), to: (directory as NSString).appendingPathComponent("encoder.safetensors"),
                                   metadata: ["format": "pt", "features": String(test.features.shape[1])])
-            var report = HTMLReport(title: "\(trainer.name) — \((directory as NSString).lastPathComponent)",
-                                    records: trainer.metricsHistory, hyperparameters: trainer.trainerHyperparameters)
-            report.addSection(title: "Test embeddings (first two principal components, coloured by class)",
-                              svg: EmbeddingMap.svg(features: test.features, labels: test.labels, classCount: setup.classCount))
-            report.addSection(title: "Final evaluation", svg: EmbeddingMap.textPanel([
-                "kNN accuracy (k 20): \(String(format: "%.4f", knn))",
-                "linear-probe accuracy: \(String(format: "%.4f", linear))",
-                "RankMe: \(String(format: "%.1f", rank)) of \(test.features.shape[1])",
-            ]))
-            try report.write(to: (directory as NSString).appendingPathComponent("report.html"))
+            let writer = trainer.callbacks.compactMap { $0 as? HTMLReportWriter }.first ?? HTMLReportWriter()
+            try writer.write(trainer, extraSections: [
+                (title: "Test embeddings (first two principal components, coloured by class)",
+                 svg: EmbeddingMap.svg(features: test.features, labels: test.labels, classCount: setup.classCount)),
+                (title: "Final evaluation", svg: EmbeddingMap.textPanel([
+                    "kNN accuracy (k 20): \(String(format: "%.4f", knn))",
+                    "linear-probe accuracy: \(String(format: "%.4f", linear))",
+                    "RankMe: \(String(format: "%.1f", rank)) of \(test.features.shape[1])",
+                ])),
+            ])
             print("run directory: \(directory)  (report.html, metrics.csv, checkpoints/last.safetensors, encoder.safetensors)")
         }
         print("rankme \(String(format: "%.2f", rank))")

@@ -3,7 +3,15 @@ import SSLTensor
 
 /// A Lightning-style callback: every hook has a no-op default, so a callback implements only
 /// what it needs. Hooks receive the trainer (its counters, run directory, logged metrics) and
-/// the module. Callbacks run in list order, then the module's own `hooks`.
+/// the module. A hook may throw: the error ends the loop (after `onException` has run on
+/// every callback), as an exception raised in a Lightning callback does.
+///
+/// Which callbacks run, and in what order, is decided in one place,
+/// `Trainer.callbackList(for:)`: the components' callbacks (an EMA teacher's update) first,
+/// then `Trainer.callbacks` in list order, then the module's `hooks`, then the automatic
+/// progress bar and report writer, and every `ModelCheckpoint` last. So a user callback's
+/// `onTrainBatchEnd` sees the teacher after the step's update, and a checkpoint holds all
+/// that the step changed.
 ///
 /// Order within one `fit` (as DESIGN.md §3 and Lightning): setup → onFitStart → sanity
 /// validation → onTrainStart → for each epoch: onTrainEpochStart → for each batch:

@@ -32,12 +32,12 @@ import SSLTensor
 /// }
 /// ```
 @dynamicMemberLookup
-public final class SSLModule<Components>: TrainableModule {
+public final class SSLModule<Components>: TrainableModule, LoggingModule {
     /// The forward closure's type.
     public typealias Forward = (SSLModule<Components>, Batch, Stage) throws -> Batch
 
-    /// The user's components value.
-    public let parts: Components
+    /// The user's components value (its properties are reached as `m.backbone`).
+    public let components: Components
     private let forwardClosure: Forward
     private let container: ComponentContainer
     /// The optimizer specifications (empty: evaluation-only).
@@ -46,8 +46,8 @@ public final class SSLModule<Components>: TrainableModule {
     /// Extra hooks run after the Trainer's callbacks (the module's own hooks, as Lightning's
     /// LightningModule hooks).
     public var hooks: [Callback] = []
-    public weak var logSink: LogSink?
-    public var currentStage: Stage = .fit
+    weak var logSink: LogSink?
+    var currentStage: Stage = .fit
 
     /// A module with one optimizer (default: AdamW + cosine); nil makes it evaluation-only.
     public convenience init(_ components: Components, optimizer: OptimizerSpec? = .adamW(), forward: @escaping Forward) {
@@ -56,7 +56,7 @@ public final class SSLModule<Components>: TrainableModule {
 
     /// A module with one optimizer per spec (each covering its named components).
     public init(_ components: Components, optimizers: [OptimizerSpec], forward: @escaping Forward) {
-        self.parts = components
+        self.components = components
         self.forwardClosure = forward
         self.optimizerSpecs = optimizers
         self.container = ComponentContainer(Self.discoverModules(in: components))
@@ -73,12 +73,12 @@ public final class SSLModule<Components>: TrainableModule {
 
     /// Typed access to a component: `m.backbone`.
     public subscript<Value>(dynamicMember keyPath: KeyPath<Components, Value>) -> Value {
-        parts[keyPath: keyPath]
+        components[keyPath: keyPath]
     }
 
     // MARK: - TrainableModule
 
-    public var components: [(name: String, module: Module)] { container.children }
+    public var componentModules: [(name: String, module: Module)] { container.children }
 
     /// The container holding every component as a child (for summaries and state).
     public var root: Module { container }
@@ -109,7 +109,7 @@ public final class SSLModule<Components>: TrainableModule {
     public func configureOptimizers(totalSteps: Int) {
         var claimed = Set<String>()
         for spec in optimizerSpecs { claimed.formUnion(spec.components ?? []) }
-        let all = components
+        let all = componentModules
         optimizers = optimizerSpecs.map { spec in
             let covered = all.filter { spec.components?.contains($0.name) ?? !claimed.contains($0.name) }
             var parameters: [(name: String, tensor: Tensor)] = []
@@ -127,7 +127,7 @@ public final class SSLModule<Components>: TrainableModule {
         }
     }
 
-    public var providedCallbacks: [Callback] {
+    public var componentCallbacks: [Callback] {
         var result: [Callback] = []
         var seen = Set<ObjectIdentifier>()
         for (_, module) in container.namedModules() {

@@ -6,7 +6,7 @@ import SSLTensor
 /// parts, modes, state, optimizers and logging.
 public protocol TrainableModule: AnyObject {
     /// The component modules by name (`backbone`, `projector`, …).
-    var components: [(name: String, module: Module)] { get }
+    var componentModules: [(name: String, module: Module)] { get }
     /// Every parameter under `component.dotted.name`.
     func namedParameters() -> [(name: String, tensor: Tensor)]
     /// Parameters and buffers, keyed as `namedParameters()`.
@@ -27,8 +27,16 @@ public protocol TrainableModule: AnyObject {
     func configureOptimizers(totalSteps: Int)
     /// Whether the module has optimizers at all (false: evaluation-only).
     var isTrainable: Bool { get }
-    /// Extra callbacks the components ask for (for example an EMA teacher's update callback).
-    var providedCallbacks: [Callback] { get }
+    /// The callbacks the components ask for (for example an EMA teacher's update), which run
+    /// first (see `Trainer.callbackList(for:)`).
+    var componentCallbacks: [Callback] { get }
+    /// The module's own hooks, which run after the Trainer's `callbacks`.
+    var hooks: [Callback] { get }
+}
+
+/// A module whose `log` calls the Trainer collects while a loop runs (the Trainer's plumbing,
+/// not public API).
+protocol LoggingModule: AnyObject {
     /// Where `log` sends values while a loop runs (set by the Trainer).
     var logSink: LogSink? { get set }
     /// The stage of the loop now running (decides `log`'s defaults).

@@ -54,7 +54,7 @@ extension Trainer {
         }
         var callbackTensors: [String: [String: Tensor]] = [:]
         var callbackValues: [String: [String: String]] = [:]
-        for callback in activeCallbacks + ((module as? HookProviding)?.moduleHooks ?? []) {
+        for callback in activeCallbacks {
             let state = callback.stateDict()
             if !state.tensors.isEmpty { callbackTensors[callback.stateKey] = state.tensors }
             if !state.values.isEmpty { callbackValues[callback.stateKey] = state.values }
@@ -86,7 +86,7 @@ extension Trainer {
                     try scheduler.loadStateDict(state)
                 }
             }
-            for callback in activeCallbacks + ((module as? HookProviding)?.moduleHooks ?? []) {
+            for callback in activeCallbacks {
                 let state = CallbackState(tensors: checkpoint.callbacks[callback.stateKey] ?? [:],
                                           values: checkpoint.metadata.callbackValues[callback.stateKey] ?? [:])
                 if !state.isEmpty { try callback.loadStateDict(state) }

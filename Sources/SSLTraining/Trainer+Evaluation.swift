@@ -21,13 +21,12 @@ extension Trainer {
     /// Runs the forward closure in `.predict` on every batch (evaluation mode, no gradients)
     /// and returns the outputs.
     public func predict(_ module: TrainableModule, data: BatchSource) throws -> [Batch] {
-        let callbacks = callbacks + module.providedCallbacks
-        activeCallbacks = callbacks
+        activeCallbacks = callbackList(for: module)
         activeModule = module
         runningStage = .predict
         defer { activeModule = nil; runningStage = nil }
         module.eval()
-        module.currentStage = .predict
+        (module as? LoggingModule)?.currentStage = .predict
         try hook { try $0.onPredictStart(self, module) }
         var outputs: [Batch] = []
         let iterator = data.batches(epoch: 0, startingAt: 0)
@@ -43,11 +42,12 @@ extension Trainer {
     }
 
     func standalone(_ module: TrainableModule, stage: Stage, data: BatchSource) throws -> [String: Float] {
-        activeCallbacks = callbacks + module.providedCallbacks
+        activeCallbacks = callbackList(for: module)
         activeModule = module
         collector = MetricCollector()
-        module.logSink = collector
-        defer { module.logSink = nil; activeModule = nil; runningStage = nil }
+        let logging = module as? LoggingModule
+        logging?.logSink = collector
+        defer { logging?.logSink = nil; activeModule = nil; runningStage = nil }
         return try runEvaluation(module, data: data, stage: stage,
                                  limit: limitValBatches.map { $0.apply(to: data.batchesPerEpoch) }, log: false)
     }
@@ -58,7 +58,7 @@ extension Trainer {
     {
         runningStage = stage
         module.eval()
-        module.currentStage = stage
+        (module as? LoggingModule)?.currentStage = stage
         let validating = stage == .validate
         try hook { try validating ? $0.onValidationStart(self, module) : $0.onTestStart(self, module) }
         if validating { try hook { try $0.onValidationEpochStart(self, module) } }

@@ -31,10 +31,11 @@ extension Trainer {
         stepRowPending = false
         collector = MetricCollector()
         activeModule = module
-        activeCallbacks = assembleCallbacks(for: module)
-        module.logSink = collector
+        activeCallbacks = callbackList(for: module)
+        let logging = module as? LoggingModule
+        logging?.logSink = collector
         defer {
-            module.logSink = nil
+            logging?.logSink = nil
             activeModule = nil
             runningStage = nil
             fitStart = nil
@@ -59,7 +60,6 @@ extension Trainer {
             throw error
         }
         try flushLoggers()
-        try writeReport()
     }
 
     func runFit(_ module: TrainableModule, train: BatchSource, validation: BatchSource?, resumed: Bool) throws {
@@ -119,7 +119,7 @@ extension Trainer {
     }
 
     func trainingStep(_ module: TrainableModule, batch: Batch, index: Int) throws {
-        module.currentStage = .fit
+        (module as? LoggingModule)?.currentStage = .fit
         try hook { try $0.onTrainBatchStart(self, module, batch: batch, batchIndex: index) }
         let outputs = try module.forward(batch, stage: .fit)
         guard let loss = outputs.tensorIfPresent("loss") else { throw TrainingError.missingLoss(keys: outputs.keys) }

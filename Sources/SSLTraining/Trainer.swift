@@ -68,8 +68,6 @@ public final class Trainer {
     public var callbacks: [Callback]
     /// Extra hyperparameters written to hparams.json and checkpoints.
     public var hyperparameters: [String: String]
-    /// Sections the HTML report shows after the charts (recipes add an embedding map).
-    public var reportSections: [(title: String, svg: String)] = []
 
     // MARK: State visible to callbacks
 
@@ -84,8 +82,9 @@ public final class Trainer {
     public internal(set) var runningStage: Stage?
     /// The run directory of the current or last fit.
     public internal(set) var runDirectory: String?
-    /// The latest value of every logged metric (epoch means under their plain names too).
-    public internal(set) var callbackMetrics: [String: Float] = [:]
+    /// The latest value of every logged metric (epoch means under their plain names too), as
+    /// Lightning's `callback_metrics`; a callback may add a value for monitors only.
+    public var callbackMetrics: [String: Float] = [:]
     /// Every row logged in this fit (the report's data).
     public internal(set) var metricsHistory: [MetricRecord] = []
     /// Batches per training epoch after limits.
@@ -173,7 +172,7 @@ public final class Trainer {
 
     /// Sends values to the loggers (tagged with the current step and epoch) and records them
     /// for monitors and the report.
-    public func record(_ values: [String: Float], aliases: [String: Float] = [:]) throws {
+    func record(_ values: [String: Float], aliases: [String: Float] = [:]) throws {
         for (key, value) in aliases { callbackMetrics[key] = value }
         guard !values.isEmpty else { return }
         for (key, value) in values { callbackMetrics[key] = value }
@@ -185,43 +184,34 @@ public final class Trainer {
         for logger in loggers { try logger.flush() }
     }
 
-    func writeReport() throws {
-        guard enableLogging, let runDirectory else { return }
-        var report = HTMLReport(title: "\(name) — \((runDirectory as NSString).lastPathComponent)",
-                                records: metricsHistory, hyperparameters: trainerHyperparameters)
-        for section in reportSections { report.addSection(title: section.title, svg: section.svg) }
-        try report.write(to: (runDirectory as NSString).appendingPathComponent("report.html"))
-    }
-
     // MARK: - Callbacks
 
-    func assembleCallbacks(for module: TrainableModule) -> [Callback] {
-        var result = callbacks
+    /// The callbacks a loop over `module` runs, in the order their hooks fire. This is the one
+    /// place the list is put together:
+    ///
+    /// 1. the components' own callbacks (`ProvidesCallbacks`, such as an EMA teacher's update),
+    ///    so everything after them sees the state the step left (the updated teacher);
+    /// 2. `callbacks`, in list order;
+    /// 3. the module's `hooks` (`SSLModule.hooks`), in order;
+    /// 4. the automatic ones not already given: a `ProgressBar` (with `enableProgressBar`), an
+    ///    `HTMLReportWriter` (with `enableLogging`) and, with `enableCheckpointing`, a
+    ///    `ModelCheckpoint`;
+    /// 5. every `ModelCheckpoint`, given or automatic, moved to the end, so a checkpoint holds
+    ///    everything its step changed.
+    ///
+    /// To change the order, turn a component's automatic callback off (for example
+    /// `TeacherStudentModule(automaticUpdates: false)`) and put its callback where it should run,
+    /// or give a `ProgressBar` or `HTMLReportWriter` at the position you want. Automatic
+    /// callbacks are made afresh for each loop.
+    public func callbackList(for module: TrainableModule) -> [Callback] {
+        var result = module.componentCallbacks + callbacks + module.hooks
         if enableProgressBar && !result.contains(where: { $0 is ProgressBar }) { result.append(ProgressBar()) }
+        if enableLogging && !result.contains(where: { $0 is HTMLReportWriter }) { result.append(HTMLReportWriter()) }
         if enableCheckpointing && !result.contains(where: { $0 is ModelCheckpoint }) { result.append(ModelCheckpoint()) }
-        result += module.providedCallbacks
-        // Checkpoints run after every other callback, so a step's checkpoint holds everything
-        // that step changed (for example the EMA teacher's update).
         return result.filter { !($0 is ModelCheckpoint) } + result.filter { $0 is ModelCheckpoint }
     }
 
-    /// The callbacks active in the current loop: the configured ones in order, the automatic
-    /// progress bar, the components' callbacks, then every `ModelCheckpoint`.
-    public var activeCallbackList: [Callback] { activeCallbacks }
-
     func hook(_ body: (Callback) throws -> Void) throws {
         for callback in activeCallbacks { try body(callback) }
-        if let module = activeModule as? HookProviding {
-            for callback in module.moduleHooks { try body(callback) }
-        }
     }
-}
-
-/// A module that carries its own hooks (run after the Trainer's callbacks).
-public protocol HookProviding: AnyObject {
-    var moduleHooks: [Callback] { get }
-}
-
-extension SSLModule: HookProviding {
-    public var moduleHooks: [Callback] { hooks }
 }

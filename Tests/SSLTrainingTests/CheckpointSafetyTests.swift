@@ -126,13 +126,13 @@ final class CheckpointSafetyTests: XCTestCase {
 
     // MARK: Logs (item 6) and mid-epoch resume (item 10)
 
-    /// Copies the run directory the moment a checkpoint has been written, as a kill right
-    /// after the rename would leave it (module hooks run after every callback).
+    /// Copies the run directory as a kill after step `step`'s checkpoint (and before the next
+    /// step) would leave it: at the start of the following batch.
     private final class SnapshotAfterCheckpoint: Callback {
         let step: Int, destination: String
         var taken = false
         init(step: Int, destination: String) { (self.step, self.destination) = (step, destination) }
-        func onTrainBatchEnd(_ trainer: Trainer, _ module: TrainableModule, outputs: Batch, batch: Batch, batchIndex: Int) throws {
+        func onTrainBatchStart(_ trainer: Trainer, _ module: TrainableModule, batch: Batch, batchIndex: Int) throws {
             guard trainer.globalStep == step, !taken, let run = trainer.runDirectory else { return }
             taken = true
             try FileManager.default.createDirectory(atPath: (destination as NSString).deletingLastPathComponent,

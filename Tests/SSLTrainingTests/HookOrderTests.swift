@@ -87,7 +87,7 @@ final class CallbackOrderTests: XCTestCase {
         let trainer = Trainer(maxEpochs: 1, numSanityValSteps: 0, callbacks: [checkpoint, recorder], rootDirectory: directory,
                               enableProgressBar: false)
         try trainer.fit(makeTinyModule(), train: BatchList(makeBatches(count: 1)))
-        XCTAssertTrue(trainer.activeCallbackList.last === checkpoint)
-        XCTAssertTrue(trainer.activeCallbackList.first === recorder)
+        XCTAssertTrue(trainer.callbackList(for: makeTinyModule()).last === checkpoint)
+        XCTAssertTrue(trainer.callbackList(for: makeTinyModule()).first === recorder)
     }
 }

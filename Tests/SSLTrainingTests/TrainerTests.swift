@@ -259,7 +259,7 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(names.first, "backbone.stages.0.conv1.weight")
         XCTAssertTrue(names.contains("heads.1.weight"))
         XCTAssertTrue(module.stateDict().keys.contains("backbone.stages.0.bn1.running_mean"))
-        XCTAssertEqual(module.components.map(\.name), ["backbone", "heads"])
+        XCTAssertEqual(module.componentModules.map(\.name), ["backbone", "heads"])
     }
 
     func testSeparateOptimizersForNamedComponents() throws {
@@ -284,7 +284,7 @@ final class TrainerTests: XCTestCase {
         let trainer = Trainer(maxEpochs: 1, numSanityValSteps: 0, callbacks: [bar], rootDirectory: directory,
                               enableCheckpointing: false)
         try trainer.fit(makeTinyModule(), train: BatchList(makeBatches(count: 4)))
-        XCTAssertFalse(trainer.activeCallbackList.contains { $0 !== bar && $0 is ProgressBar }, "no second bar added")
+        XCTAssertFalse(trainer.callbackList(for: makeTinyModule()).contains { $0 !== bar && $0 is ProgressBar }, "no second bar added")
     }
 }
 

@@ -72,7 +72,7 @@ public final class OnlineProbe: Callback {
     }
 
     public func onTrainEpochEnd(_ trainer: Trainer, _ module: TrainableModule) {
-        if let top1 = trainAccuracy.compute()[1], top1.isFinite { try? trainer.record([:], aliases: ["train/\(name)_top1": top1]) }
+        if let top1 = trainAccuracy.compute()[1], top1.isFinite { trainer.callbackMetrics["train/\(name)_top1"] = top1 }
     }
 
     public func onValidationEpochStart(_ trainer: Trainer, _ module: TrainableModule) {
