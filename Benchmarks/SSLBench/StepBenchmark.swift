@@ -9,7 +9,7 @@ import SSLTraining
 /// teacher forward and the EMA update of parameters and BatchNorm buffers (coefficient 0.996).
 /// Prints `step <case> <ms/step> <images/s>` (median of 7 steps after 2 warm-up steps; images
 /// count samples, not views). Benchmarks/step_pytorch.py builds the identical models.
-func benchmarkTrainingSteps(cases requested: [String]) {
+func benchmarkTrainingSteps(cases requested: [String]) throws {
     let allCases = ["simclr-mlp", "simclr-convnet", "byol-mlp", "byol-convnet"]
     let batchSize = 256
     var generator = RandomGenerator(seed: 0)
@@ -27,7 +27,7 @@ func benchmarkTrainingSteps(cases requested: [String]) {
         if parts[0] == "simclr" {
             step = makeSimCLRStep(backbone: backbone, batch: batch)
         } else {
-            step = makeBYOLStep(backbone: backbone, batch: batch)
+            step = try makeBYOLStep(backbone: backbone, batch: batch)
         }
         let clock = ContinuousClock()
         for _ in 0..<2 { step() }
@@ -65,14 +65,14 @@ private func makeSimCLRStep(backbone: Module & FeatureCounting, batch: Batch) ->
     return makeStep(module, batch: batch)
 }
 
-private func makeBYOLStep(backbone: Module & FeatureCounting, batch: Batch) -> () -> Void {
+private func makeBYOLStep(backbone: Module & FeatureCounting, batch: Batch) throws -> () -> Void {
     struct Parts {
         let encoder: TeacherStudentModule<Sequential>
         let predictor: MLP
         let loss = BYOLLoss()
     }
     let features = backbone.outputFeatures
-    let encoder = TeacherStudentModule(student: Sequential([backbone, MLP([features, 1024, 256], batchNorm: true)]),
+    let encoder = try TeacherStudentModule(student: Sequential([backbone, MLP([features, 1024, 256], batchNorm: true)]),
                                        baseEMACoefficient: 0.996, finalEMACoefficient: 0.996, schedule: .constant)
     let module = SSLModule(Parts(encoder: encoder, predictor: MLP([256, 1024, 256], batchNorm: true)),
                            optimizer: .adamW(learningRate: 1e-3, weightDecay: 1e-4, schedule: .constant)) { m, batch, _ in

@@ -1,3 +1,4 @@
+import Foundation
 // ssl-bench: release-build benchmarks of the framework's kernels and training steps.
 //
 //   swift build -c release && .build/release/ssl-bench gemm
@@ -98,7 +99,13 @@ switch arguments.first {
 case "gemm": benchmarkGEMM()
 case "conv": benchmarkConvolution()
 case "data": benchmarkData()
-case "step": benchmarkTrainingSteps(cases: Array(arguments.dropFirst()))
+case "step":
+    do {
+        try benchmarkTrainingSteps(cases: Array(arguments.dropFirst()))
+    } catch {
+        FileHandle.standardError.write(Data("ssl-bench step: \(error)\n".utf8))
+        exit(1)
+    }
 case "-h", "--help", "help":
     print(usage)
 default:

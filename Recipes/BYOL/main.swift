@@ -13,29 +13,30 @@ do {
     let setup = try RecipeSetup(options)
 
     struct Parts {
-        let encoder: TeacherStudentModule<Sequential>   // backbone + projector, with its EMA teacher
+        let backbone: TeacherStudentModule<Module>      // each with its EMA teacher
+        let projector: TeacherStudentModule<MLP>
         let predictor: MLP
         let loss = BYOLLoss()
     }
     let (backbone, features) = ParameterInitialization.withSeed(options.seed) { setup.makeBackbone(options.backbone) }
-    let parts = ParameterInitialization.withSeed(options.seed &+ 1) {
-        Parts(encoder: TeacherStudentModule(student: Sequential([backbone, MLP([features, 1024, 256], batchNorm: true)]),
-                                            baseEMACoefficient: options.emaBase, finalEMACoefficient: options.emaFinal,
-                                            schedule: .perStep),
-              predictor: MLP([256, 1024, 256], batchNorm: true))
+    let parts = try ParameterInitialization.withSeed(options.seed &+ 1) {
+        let projector = MLP([features, 1024, 256], batchNorm: true)
+        return try Parts(backbone: TeacherStudentModule(student: backbone, baseEMACoefficient: options.emaBase,
+                                                        finalEMACoefficient: options.emaFinal, schedule: .perStep),
+                         projector: TeacherStudentModule(student: projector, baseEMACoefficient: options.emaBase,
+                                                         finalEMACoefficient: options.emaFinal, schedule: .perStep),
+                         predictor: MLP([256, 1024, 256], batchNorm: true))
     }
-    // The teacher's backbone is the encoder that is evaluated (and what the probes see).
-    let teacherBackbone = parts.encoder.teacher.layers[0], teacherProjector = parts.encoder.teacher.layers[1]
 
     let module = SSLModule(parts, optimizer: options.optimizerSpec) { m, batch, stage in
         var out = batch
-        let embedding = noGrad { teacherBackbone(batch["image"]) }
+        let embedding = m.backbone.forwardTeacher(batch["image"])   // the teacher's backbone is the encoder evaluated
         out["embedding"] = embedding
         if stage == .fit {
             let index = batch[integers: "sample_idx"]
-            let predictions = foldViews(m.predictor(m.encoder.forwardStudent(batch["image"])), sampleIndex: index)
-            // The teacher's projection of the embedding above: forwardTeacher without a second backbone pass.
-            let targets = foldViews(noGrad { teacherProjector(embedding) }, sampleIndex: index)
+            let predictions = foldViews(m.predictor(m.projector.forwardStudent(m.backbone.forwardStudent(batch["image"]))),
+                                        sampleIndex: index)
+            let targets = foldViews(m.projector.forwardTeacher(embedding), sampleIndex: index)
             out["loss"] = m.loss(predictions: (predictions[0], predictions[1]), targets: (targets[0], targets[1]))
         }
         return out
@@ -43,7 +44,7 @@ do {
 
     let trainer = setup.makeTrainer(name: "byol", features: features, hyperparameters: ["ema_base": String(options.emaBase), "ema_final": String(options.emaFinal)])
     try trainer.fit(module, train: setup.trainLoader, validation: setup.validationLoader, resumeFrom: options.resumeSource)
-    try RecipeEvaluation.finish(trainer: trainer, encoder: teacherBackbone, setup: setup, start: start)
+    try RecipeEvaluation.finish(trainer: trainer, encoder: parts.backbone.teacher, setup: setup, start: start)
 } catch {
     FileHandle.standardError.write(Data("byol: \(error)\n".utf8))
     exit(1)

@@ -28,15 +28,15 @@ public enum RecipeEvaluation {
                     "RankMe: \(String(format: "%.1f", rank)) of \(test.features.shape[1])",
                 ])),
             ])
-            print("run directory: \(directory)  (report.html, metrics.csv, checkpoints/last.safetensors, encoder.safetensors)")
+            writeLine("written to \(directory): report.html, metrics.csv, checkpoints/last.safetensors, encoder.safetensors")
         }
-        print("rankme \(String(format: "%.2f", rank))")
-        print("knn-accuracy \(String(format: "%.4f", knn))")
-        print("linear-probe-accuracy \(String(format: "%.4f", linear))")
-        print("wall-seconds \(String(format: "%.1f", Date().timeIntervalSince(start)))")
+        writeLine("rankme \(String(format: "%.2f", rank))")
+        writeLine("knn-accuracy \(String(format: "%.4f", knn))")
+        writeLine("linear-probe-accuracy \(String(format: "%.4f", linear))")
+        writeLine("wall-seconds \(String(format: "%.1f", Date().timeIntervalSince(start)))")
         for case let checkpoint as ModelCheckpoint in trainer.callbacks {
             if let failure = checkpoint.writeFailure {
-                print("warning: \(failure.count) checkpoint write\(failure.count == 1 ? "" : "s") failed (--checkpoint-failure warn); the first: \(failure.message)")
+                writeLine("warning: \(failure.count) checkpoint write\(failure.count == 1 ? "" : "s") failed (--checkpoint-failure warn); the first: \(failure.message)")
             }
         }
     }

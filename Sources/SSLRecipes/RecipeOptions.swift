@@ -70,7 +70,7 @@ public struct RecipeOptions: Sendable {
         do {
             return try parse(arguments, method: method)
         } catch OptionError.help {
-            print(usage(method))
+            writeLine(usage(method))
             exit(0)
         } catch {
             FileHandle.standardError.write(Data("\(method.rawValue): \(error)\n\(usage(method))\n".utf8))
@@ -165,4 +165,11 @@ public struct RecipeOptions: Sendable {
 
     /// The trainer's resume source.
     public var resumeSource: Trainer.ResumeSource? { resume.map { Trainer.ResumeSource(stringLiteral: $0) } }
+}
+
+/// Writes one line of a recipe's output straight to standard output, as the progress display
+/// does, so the lines come out in the order they happen even when the output is a pipe or a
+/// file (Swift's `print` is block-buffered there and would come out last).
+func writeLine(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
 }

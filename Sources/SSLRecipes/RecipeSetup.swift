@@ -33,9 +33,9 @@ public struct RecipeSetup {
         let dataset = options.dataset ?? (FashionMNIST.isAvailable(directory: options.dataDirectory) ? "fashion-mnist" : "builtin")
         if options.dataset == nil {
             if dataset == "fashion-mnist" {
-                print("dataset: fashion-mnist (found installed; --dataset builtin uses the built-in procedural images)")
+                writeLine("dataset: fashion-mnist (found installed; --dataset builtin uses the built-in procedural images)")
             } else {
-                print("dataset: builtin (Fashion-MNIST is not installed: `apt-get install dataset-fashion-mnist`, or --data-dir PATH with its IDX files)")
+                writeLine("dataset: builtin (Fashion-MNIST is not installed: `apt-get install dataset-fashion-mnist`, or --data-dir PATH with its IDX files)")
             }
         }
         var train: InMemoryImageDataset, test: InMemoryImageDataset
@@ -149,8 +149,16 @@ public struct RecipeSetup {
                       "batch_size": String(options.batchSize), "lr": String(options.learningRate), "optimizer": options.optimizer,
                       "checkpoint_every_steps": String(options.checkpointEverySteps)]
         return Trainer(maxEpochs: epochs, seed: options.seed,
-                       callbacks: monitors(features: features, plainProgressLines: !options.progressBar) + [checkpoint],
+                       callbacks: [RunDirectoryAnnouncement()] + monitors(features: features, plainProgressLines: !options.progressBar)
+                           + [checkpoint],
                        rootDirectory: options.runDirectory, name: name, nonFiniteLoss: options.onNonFiniteLoss,
                        hyperparameters: common.merging(hyperparameters) { _, method in method })
+    }
+}
+
+/// Prints `run directory: PATH` when a fit starts, before any progress line.
+final class RunDirectoryAnnouncement: Callback {
+    func onFitStart(_ trainer: Trainer, _ module: TrainableModule) {
+        if let directory = trainer.runDirectory { writeLine("run directory: \(directory)") }
     }
 }

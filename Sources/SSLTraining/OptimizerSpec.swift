@@ -17,6 +17,14 @@ import SSLTensor
 ///     .adamW(learningRate: 1e-3, components: ["projector"]),
 /// ]) { … }
 /// ```
+/// When a learning-rate scheduler is stepped (Lightning's `interval`).
+public enum SchedulerInterval: String, Sendable {
+    /// After every optimizer step.
+    case step
+    /// At the end of every training epoch, after validation.
+    case epoch
+}
+
 public struct OptimizerSpec {
     /// How the learning rate moves over a fit.
     public enum Schedule {
@@ -27,8 +35,17 @@ public struct OptimizerSpec {
         case warmupCosine(warmupFraction: Double, startFactor: Float, finalLearningRate: Float)
         /// The base rate throughout.
         case constant
-        /// Any scheduler, built from the optimizer and the total number of optimizer steps.
-        case custom((Optimizer, Int) -> LearningRateScheduler)
+        /// Any scheduler, built from the optimizer and the total number of optimizer steps, as
+        /// Lightning's `lr_scheduler_config`: stepped after every optimizer step (`.step`) or at
+        /// the end of every training epoch, after validation (`.epoch`), and fed the metric
+        /// `monitor` names (required by `ReduceLROnPlateau`; a missing metric is an error
+        /// naming the ones logged).
+        ///
+        /// ```swift
+        /// .adamW(learningRate: 1e-3, schedule: .custom({ optimizer, _ in ReduceLROnPlateau(optimizer, patience: 2) },
+        ///                                           interval: .epoch, monitor: "val/loss"))
+        /// ```
+        case custom((Optimizer, Int) -> LearningRateScheduler, interval: SchedulerInterval = .step, monitor: String? = nil)
 
         /// Cosine to 0 (the default).
         public static var cosine: Schedule { .cosine(minimumLearningRate: 0) }
@@ -46,9 +63,21 @@ public struct OptimizerSpec {
                                                               startFactor: startFactor, finalLearningRate: final)
             case .constant:
                 return nil
-            case .custom(let make):
+            case .custom(let make, _, _):
                 return make(optimizer, steps)
             }
+        }
+
+        /// When the scheduler is stepped.
+        var interval: SchedulerInterval {
+            if case .custom(_, let interval, _) = self { return interval }
+            return .step
+        }
+
+        /// The metric the scheduler is fed.
+        var monitor: String? {
+            if case .custom(_, _, let monitor) = self { return monitor }
+            return nil
         }
     }
 

@@ -123,7 +123,8 @@ public final class SSLModule<Components>: TrainableModule, LoggingModule {
             }
             let optimizer = spec.makeOptimizer(parameters)
             return ConfiguredOptimizer(name: spec.name, optimizer: optimizer,
-                                       scheduler: spec.schedule.makeScheduler(optimizer, totalSteps: totalSteps))
+                                       scheduler: spec.schedule.makeScheduler(optimizer, totalSteps: totalSteps),
+                                       interval: spec.schedule.interval, monitor: spec.schedule.monitor)
         }
     }
 

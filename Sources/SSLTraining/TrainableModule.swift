@@ -57,12 +57,19 @@ public final class ConfiguredOptimizer {
     public let name: String
     public let optimizer: Optimizer
     public let scheduler: LearningRateScheduler?
+    /// When the scheduler is stepped.
+    public let interval: SchedulerInterval
+    /// The logged metric the scheduler is fed at each of its steps (nil: none).
+    public let monitor: String?
     /// The parameters it updates.
     public var parameters: [Tensor] { optimizer.namedParameters.map(\.tensor) }
 
-    public init(name: String, optimizer: Optimizer, scheduler: LearningRateScheduler?) {
+    public init(name: String, optimizer: Optimizer, scheduler: LearningRateScheduler?, interval: SchedulerInterval = .step,
+                monitor: String? = nil) {
         self.name = name
         self.optimizer = optimizer
         self.scheduler = scheduler
+        self.interval = interval
+        self.monitor = monitor
     }
 }

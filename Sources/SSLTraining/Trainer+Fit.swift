@@ -19,6 +19,9 @@ extension Trainer {
         let stepsPerEpoch = (trainBatchesPerEpoch + accumulateGradBatches - 1) / accumulateGradBatches
         totalOptimizerSteps = maxSteps.map { Swift.min($0, maxEpochs * stepsPerEpoch) } ?? maxEpochs * stepsPerEpoch
         module.configureOptimizers(totalSteps: totalOptimizerSteps)
+        for configured in module.optimizers where configured.scheduler?.requiresMetric == true && configured.monitor == nil {
+            throw TrainingError.invalidConfiguration("the scheduler of optimizer \"\(configured.name)\" needs a metric: give it one with OptimizerSpec.Schedule.custom(…, monitor: \"val/loss\")")
+        }
 
         currentEpoch = 0
         globalStep = 0
@@ -87,6 +90,7 @@ extension Trainer {
             }
             let epochValues = collector.takeEpochValues()
             try record(epochValues.reported, aliases: epochValues.aliases)
+            for configured in module.optimizers where configured.interval == .epoch { try stepScheduler(of: configured) }
             resumePosition = (currentEpoch + 1, 0)
             try hook { try $0.onTrainEpochEnd(self, module) }
             try flushLoggers()
@@ -123,7 +127,7 @@ extension Trainer {
         try hook { try $0.onTrainBatchStart(self, module, batch: batch, batchIndex: index) }
         let outputs = try module.forward(batch, stage: .fit)
         guard let loss = outputs.tensorIfPresent("loss") else { throw TrainingError.missingLoss(keys: outputs.keys) }
-        precondition(loss.count == 1, "fit: \"loss\" must hold one value, got shape \(loss.shape)")
+        guard loss.count == 1 else { throw TrainingError.lossNotAScalar(shape: loss.shape) }
         let value = loss.item()
         let isBoundary = (index + 1) % accumulateGradBatches == 0 || index + 1 == trainBatchesPerEpoch
         if !value.isFinite {
@@ -149,7 +153,7 @@ extension Trainer {
                 configured.optimizer.step()
                 try hook { try $0.onAfterOptimizerStep(self, module, optimizer: configured) }
                 configured.optimizer.zeroGrad()
-                configured.scheduler?.step()
+                if configured.interval == .step { try stepScheduler(of: configured) }
             }
             globalStep += 1
         }
@@ -161,6 +165,18 @@ extension Trainer {
             stepRowPending = false
             try record(collector.takeStepValues(), aliases: [:])
         }
+    }
+
+    /// Steps a scheduler, feeding it its monitored metric: this step's logged value, or the
+    /// latest one recorded (an epoch mean, a validation result).
+    func stepScheduler(of configured: ConfiguredOptimizer) throws {
+        guard let scheduler = configured.scheduler else { return }
+        guard let monitor = configured.monitor else { return scheduler.step() }
+        let current = collector.stepValues
+        guard let value = current[monitor] ?? current[monitor + "_step"] ?? callbackMetrics[monitor] else {
+            throw TrainingError.invalidConfiguration("the scheduler of optimizer \"\(configured.name)\" monitors \"\(monitor)\", which has not been logged by its \(configured.interval.rawValue) (logged: \(callbackMetrics.keys.sorted().joined(separator: ", ")))")
+        }
+        scheduler.step(metric: value)
     }
 
     func clipGradients(_ parameters: [Tensor]) {

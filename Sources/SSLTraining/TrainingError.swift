@@ -2,6 +2,8 @@
 public enum TrainingError: Error, CustomStringConvertible, Equatable {
     /// The forward closure returned no "loss" in `fit`.
     case missingLoss(keys: [String])
+    /// The "loss" the forward closure returned holds more (or fewer) than one value.
+    case lossNotAScalar(shape: [Int])
     /// The loss was NaN or infinite.
     case nonFiniteLoss(value: Float, epoch: Int, batchIndex: Int, globalStep: Int)
     /// `fit` was given a module without optimizers.
@@ -20,6 +22,8 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .missingLoss(let keys):
             return "forward(batch, .fit) returned no \"loss\"; keys present: \(keys.joined(separator: ", ")). In fit the output must hold the loss to minimise under \"loss\"."
+        case .lossNotAScalar(let shape):
+            return "forward(batch, .fit) returned a \"loss\" of shape \(shape); it must hold one value (reduce it, for example with .mean())"
         case .nonFiniteLoss(let value, let epoch, let batchIndex, let step):
             return "non-finite loss \(value) at global step \(step) (epoch \(epoch), batch \(batchIndex)); training stopped and the last checkpoint was left untouched. To skip such batches instead: `--on-nan skip` in the recipes, Trainer(nonFiniteLoss: .skipBatch) in code."
         case .notTrainable:

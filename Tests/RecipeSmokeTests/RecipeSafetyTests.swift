@@ -69,24 +69,41 @@ final class RecipeSafetyTests: XCTestCase {
         }
     }
 
-    func testARunDirectoryThatIsAFileIsAPlainError() throws {
+    private func runSimCLR(_ arguments: [String]) throws -> (status: Int32, output: String) {
         let executable = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("simclr")
         guard FileManager.default.isExecutableFile(atPath: executable.path) else {
             throw XCTSkip("simclr was not built next to the test bundle (\(executable.path))")
         }
-        let file = directory + "/runs-file"
-        XCTAssertTrue(FileManager.default.createFile(atPath: file, contents: Data("x".utf8)))
         let process = Process()
         process.executableURL = executable
-        process.arguments = ["--dataset", "builtin", "--train-samples", "32", "--test-samples", "16", "--epochs", "1",
-                             "--batch-size", "16", "--run-dir", file, "--no-progress-bar"]
+        process.arguments = ["--train-samples", "32", "--test-samples", "16", "--epochs", "1", "--batch-size", "16",
+                             "--workers", "1", "--no-progress-bar"] + arguments
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
         try process.run()
         let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 1, output)
+        return (process.terminationStatus, output)
+    }
+
+    /// Piped output (CI logs, `| tee`): the recipe's first lines come before the progress lines.
+    func testTheFirstLinesComeFirstWhenTheOutputIsAPipe() throws {
+        let (status, output) = try runSimCLR(["--run-dir", directory])
+        XCTAssertEqual(status, 0, output)
+        let lines = output.split(separator: "\n").map(String.init)
+        let dataset = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("dataset: ") }, output)
+        let run = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("run directory: ") }, output)
+        let progress = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("Epoch 1/1") }, output)
+        XCTAssertLessThan(dataset, run, output)
+        XCTAssertLessThan(run, progress, output)
+    }
+
+    func testARunDirectoryThatIsAFileIsAPlainError() throws {
+        let file = directory + "/runs-file"
+        XCTAssertTrue(FileManager.default.createFile(atPath: file, contents: Data("x".utf8)))
+        let (status, output) = try runSimCLR(["--dataset", "builtin", "--run-dir", file])
+        XCTAssertEqual(status, 1, output)
         XCTAssertTrue(output.contains("runs-file: is a file"), output)
         XCTAssertFalse(output.contains("NSCocoaErrorDomain"), output)
     }

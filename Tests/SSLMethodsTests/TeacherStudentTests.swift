@@ -12,8 +12,8 @@ final class TeacherStudentTests: XCTestCase {
         for (_, tensor) in module.namedParameters() { tensor.fill(with: value) }
     }
 
-    func testEMAOfTwoAndOneWithHalfGivesOnePointFiveAndLeavesTheStudent() {
-        let pair = TeacherStudentModule(student: Linear(3, 2), baseEMACoefficient: 0.5, finalEMACoefficient: 0.5)
+    func testEMAOfTwoAndOneWithHalfGivesOnePointFiveAndLeavesTheStudent() throws {
+        let pair = try TeacherStudentModule(student: Linear(3, 2), baseEMACoefficient: 0.5, finalEMACoefficient: 0.5)
         filled(pair.student, 2)
         filled(pair.teacher, 1)
         pair.emaCoefficient = 0.5
@@ -22,8 +22,8 @@ final class TeacherStudentTests: XCTestCase {
         for (_, tensor) in pair.student.namedParameters() { XCTAssertTrue(tensor.scalars.allSatisfy { $0 == 2 }) }
     }
 
-    func testTeacherIsAFrozenWarmCopyUnlessBothCoefficientsAreZero() {
-        let pair = TeacherStudentModule(student: MLP([3, 4, 2]))
+    func testTeacherIsAFrozenWarmCopyUnlessBothCoefficientsAreZero() throws {
+        let pair = try TeacherStudentModule(student: MLP([3, 4, 2]))
         XCTAssertFalse(pair.teacher === pair.student)
         XCTAssertEqual(pair.teacher.parameters().map(\.scalars), pair.student.parameters().map(\.scalars))
         XCTAssertTrue(pair.teacher.parameters().allSatisfy { !$0.requiresGrad })
@@ -32,10 +32,10 @@ final class TeacherStudentTests: XCTestCase {
         XCTAssertFalse(pair.forwardTeacher(x).requiresGrad)
         XCTAssertFalse(pair(x).requiresGrad, "forward runs the teacher")
         XCTAssertTrue(pair.forwardStudent(x).requiresGrad)
-        let cold = ParameterInitialization.withSeed(3) { TeacherStudentModule(student: Linear(3, 2), warmInit: false) }
+        let cold = try ParameterInitialization.withSeed(3) { try TeacherStudentModule(student: Linear(3, 2), warmInit: false) }
         XCTAssertNotEqual(cold.teacher.weight.scalars, cold.student.weight.scalars)
 
-        let shared = TeacherStudentModule(student: Linear(3, 2), baseEMACoefficient: 0, finalEMACoefficient: 0)
+        let shared = try TeacherStudentModule(student: Linear(3, 2), baseEMACoefficient: 0, finalEMACoefficient: 0)
         XCTAssertTrue(shared.teacher === shared.student, "the same object, no copy")
         XCTAssertTrue(shared.teacherIsStudent)
         let output = shared.forwardTeacher(x)
@@ -44,8 +44,8 @@ final class TeacherStudentTests: XCTestCase {
         XCTAssertEqual(shared.namedParameters().map(\.name), ["student.weight", "student.bias"], "counted once")
     }
 
-    func testCosineAndPerStepSchedulesGiveTheDocumentedCoefficients() {
-        let pair = TeacherStudentModule(student: Linear(2, 2), baseEMACoefficient: 0.996, finalEMACoefficient: 1)
+    func testCosineAndPerStepSchedulesGiveTheDocumentedCoefficients() throws {
+        let pair = try TeacherStudentModule(student: Linear(2, 2), baseEMACoefficient: 0.996, finalEMACoefficient: 1)
         var values: [Float] = []
         for epoch in [0, 50, 100] {
             pair.updateEMACoefficient(epoch: epoch, totalEpochs: 100)
@@ -53,7 +53,7 @@ final class TeacherStudentTests: XCTestCase {
         }
         assertClose(values, SSLReference.emaCosineCoefficients, rtol: 0, atol: 1e-7)
         XCTAssertEqual(values, [0.996, 0.998, 1.0])
-        let stepped = TeacherStudentModule(student: Linear(2, 2), baseEMACoefficient: 0.9995, finalEMACoefficient: 1)
+        let stepped = try TeacherStudentModule(student: Linear(2, 2), baseEMACoefficient: 0.9995, finalEMACoefficient: 1)
         values = []
         for step in [0, 500, 1000] {
             stepped.updateEMACoefficient(step: step, totalSteps: 1000)
@@ -62,9 +62,9 @@ final class TeacherStudentTests: XCTestCase {
         assertClose(values, SSLReference.emaStepCoefficients, rtol: 0, atol: 1e-7)
     }
 
-    func testBatchNormStatisticsAreAveragedAndBatchesTrackedCopiedOrLeftWithSkipBuffers() {
+    func testBatchNormStatisticsAreAveragedAndBatchesTrackedCopiedOrLeftWithSkipBuffers() throws {
         for skip in [false, true] {
-            let pair = TeacherStudentModule(student: BatchNorm1d(2), baseEMACoefficient: 0.5, finalEMACoefficient: 0.5,
+            let pair = try TeacherStudentModule(student: BatchNorm1d(2), baseEMACoefficient: 0.5, finalEMACoefficient: 0.5,
                                             skipBuffers: skip)
             pair.student.runningMean!.fill(with: 4)
             pair.student.runningVariance!.fill(with: 3)
@@ -88,9 +88,9 @@ final class TeacherStudentTests: XCTestCase {
     struct Parts {
         let encoder: TeacherStudentModule<Linear>
         let head: Linear
-        init(interval: Int = 1, schedule: EMASchedule = .perEpoch) {
-            (encoder, head) = ParameterInitialization.withSeed(2) {
-                (TeacherStudentModule(student: Linear(4, 3), baseEMACoefficient: 0.9, finalEMACoefficient: 1,
+        init(interval: Int = 1, schedule: EMASchedule = .perEpoch) throws {
+            (encoder, head) = try ParameterInitialization.withSeed(2) {
+                (try TeacherStudentModule(student: Linear(4, 3), baseEMACoefficient: 0.9, finalEMACoefficient: 1,
                                       interval: interval, schedule: schedule), Linear(3, 2))
             }
         }
@@ -125,21 +125,16 @@ final class TeacherStudentTests: XCTestCase {
             events.append("step")
         }
         func onTrainBatchEnd(_ trainer: Trainer, _ module: TrainableModule, outputs: Batch, batch: Batch, batchIndex: Int) {
-            // Runs before the automatically added EMA callback: record the previous batch's update.
+            // The EMA callback runs before every user callback: the step's update is visible here.
+            if let pair, pair.updateCount > lastCount { events.append("ema"); lastCount = pair.updateCount }
             events.append("batchEnd")
-        }
-        func onTrainBatchStart(_ trainer: Trainer, _ module: TrainableModule, batch: Batch, batchIndex: Int) {
-            if let pair, pair.updateCount > lastCount { events.append("ema"); lastCount = pair.updateCount }
-        }
-        func onTrainEnd(_ trainer: Trainer, _ module: TrainableModule) {
-            if let pair, pair.updateCount > lastCount { events.append("ema"); lastCount = pair.updateCount }
         }
     }
 
     func testTeacherUpdatesFollowEveryRealOptimizerStepAndNeverAccumulationOnlyBatches() throws {
         let directory = try makeDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let parts = Parts()
+        let parts = try Parts()
         let trace = Trace()
         trace.pair = parts.encoder
         let teacherBefore = parts.encoder.teacher.weight.scalars
@@ -147,7 +142,7 @@ final class TeacherStudentTests: XCTestCase {
                               rootDirectory: directory, enableProgressBar: false, enableCheckpointing: false)
         try trainer.fit(module(parts), train: batches(4), validation: batches(1))
         // Batches 0,1 → one step; batches 2,3 → one step; each step followed by exactly one update.
-        XCTAssertEqual(trace.events, ["batchEnd", "step", "batchEnd", "ema", "batchEnd", "step", "batchEnd", "ema"])
+        XCTAssertEqual(trace.events, ["batchEnd", "step", "ema", "batchEnd", "batchEnd", "step", "ema", "batchEnd"])
         XCTAssertEqual(parts.encoder.updateCount, 2)
         XCTAssertNotEqual(parts.encoder.teacher.weight.scalars, teacherBefore)
         XCTAssertTrue(parts.encoder.teacher.weight.grad == nil, "the teacher never receives gradients")
@@ -160,7 +155,7 @@ final class TeacherStudentTests: XCTestCase {
     func testIntervalThreeUpdatesOnEveryThirdStepOnly() throws {
         let directory = try makeDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let parts = Parts(interval: 3)
+        let parts = try Parts(interval: 3)
         let trainer = Trainer(maxEpochs: 1, numSanityValSteps: 0, rootDirectory: directory, enableProgressBar: false,
                               enableCheckpointing: false)
         try trainer.fit(module(parts), train: batches(7))
@@ -170,7 +165,7 @@ final class TeacherStudentTests: XCTestCase {
     func testAutomaticUpdatesCanBeTurnedOff() throws {
         let directory = try makeDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let pair = TeacherStudentModule(student: Linear(4, 2), automaticUpdates: false)
+        let pair = try TeacherStudentModule(student: Linear(4, 2), automaticUpdates: false)
         struct Only { let encoder: TeacherStudentModule<Linear> }
         let module = SSLModule(Only(encoder: pair)) { m, batch, _ in
             var out = batch
@@ -185,13 +180,13 @@ final class TeacherStudentTests: XCTestCase {
     func testAResumedFitKeepsTheCoefficient() throws {
         let directory = try makeDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let first = Parts(schedule: .perStep)
+        let first = try Parts(schedule: .perStep)
         let stopper = StopAt(step: 3)
         try Trainer(maxEpochs: 2, numSanityValSteps: 0, callbacks: [stopper], rootDirectory: directory, name: "ema",
                     enableProgressBar: false).fit(module(first), train: batches(4))
         let coefficient = first.encoder.emaCoefficient
         XCTAssertNotEqual(coefficient, 0.9)
-        let second = Parts(schedule: .perStep)
+        let second = try Parts(schedule: .perStep)
         XCTAssertEqual(second.encoder.emaCoefficient, 0.9)
         final class CoefficientAtStart: Callback {
             let pair: TeacherStudentModule<Linear>
@@ -223,5 +218,107 @@ final class StopAt: Callback {
     }
     func onTrainBatchEnd(_ trainer: Trainer, _ module: TrainableModule, outputs: Batch, batch: Batch, batchIndex: Int) {
         if trainer.globalStep >= step { trainer.shouldStop = true }
+    }
+}
+
+/// Issue 16's teacher–student defects, each checked the way it went wrong.
+final class TeacherStudentDefectTests: XCTestCase {
+    /// Records the coefficient used by every update (read after the EMA callback ran).
+    final class CoefficientTrace: Callback {
+        let pair: TeacherStudentModule<Linear>
+        var used: [Float] = []
+        init(_ pair: TeacherStudentModule<Linear>) { self.pair = pair }
+        func onTrainBatchEnd(_ trainer: Trainer, _ module: TrainableModule, outputs: Batch, batch: Batch, batchIndex: Int) {
+            used.append(pair.emaCoefficient)
+        }
+    }
+
+    func testPerStepScheduleUsesTheBaseForTheFirstUpdateAndStepKMinusOneForTheLast() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ssl-ema-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        struct Parts { let encoder: TeacherStudentModule<Linear> }
+        let pair = try TeacherStudentModule(student: Linear(4, 2), baseEMACoefficient: 0.9, finalEMACoefficient: 1, schedule: .perStep)
+        let module = SSLModule(Parts(encoder: pair), optimizer: .sgd(learningRate: 0.1)) { m, batch, _ in
+            var out = batch
+            out["loss"] = m.encoder.forwardStudent(batch["x"]).pow(2).mean()
+            return out
+        }
+        let trace = CoefficientTrace(pair)
+        let batches = BatchList((0..<4).map { index in
+            var batch = Batch()
+            batch["x"] = testTensor([3, 4], seed: UInt64(index + 1))
+            return batch
+        })
+        try Trainer(maxEpochs: 1, numSanityValSteps: 0, callbacks: [trace], rootDirectory: directory, enableProgressBar: false,
+                    enableCheckpointing: false).fit(module, train: batches)
+        let expected = (0..<4).map { TeacherStudentModule<Linear>.cosineCoefficient(progress: Double($0), total: 4, base: 0.9, final: 1) }
+        XCTAssertEqual(trace.used, expected, "update k uses τ(k), k = 0…K−1")
+        XCTAssertEqual(trace.used.first, 0.9)
+        XCTAssertLessThan(trace.used.last ?? 1, 1, "the last update is not a no-op")
+    }
+
+    func testTheEMAPairsTensorsByNameAndRefusesTreesThatDiffer() throws {
+        // Same names, other registration order in the teacher: pairs by name still line up.
+        final class Ordered: Module {
+            init(reversed: Bool) {
+                super.init()
+                for name in reversed ? ["b", "a"] : ["a", "b"] { registerParameter(name, Tensor([name == "a" ? 1 : 2])) }
+            }
+        }
+        var built = 0
+        let pair = try TeacherStudentModule(make: { built += 1; return Ordered(reversed: built == 2) },
+                                            baseEMACoefficient: 0.5, finalEMACoefficient: 0.5)
+        XCTAssertEqual(pair.teacher.namedParameters().map(\.name), ["b", "a"])
+        pair.student.namedParameters().forEach { $0.tensor.fill(with: $0.name == "a" ? 11 : 22) }
+        pair.updateTeacher()
+        let teacher = Dictionary(uniqueKeysWithValues: pair.teacher.namedParameters().map { ($0.name, $0.tensor.item()) })
+        XCTAssertEqual(teacher, ["a": 6, "b": 12], "a ← ½·1 + ½·11, b ← ½·2 + ½·22")
+
+        final class Sized: Module {
+            init(extra: Bool) {
+                super.init()
+                registerParameter("a", Tensor([1]))
+                if extra { registerParameter("c", Tensor([3])) }
+            }
+        }
+        var count = 0
+        XCTAssertThrowsError(try TeacherStudentModule(make: { count += 1; return Sized(extra: count == 2) }, warmInit: false)) { error in
+            XCTAssertTrue("\(error)".contains("differ in names: c"), "\(error)")
+        }
+    }
+
+    func testACustomNetworkWithoutMakeCopyWorksThroughMake() throws {
+        final class Custom: Module {
+            let inner = Linear(3, 2)
+            override func forward(_ x: Tensor) -> Tensor { inner(x) }
+        }
+        let pair = try TeacherStudentModule(make: { Custom() }, baseEMACoefficient: 0.99)
+        XCTAssertEqual(pair.teacher.inner.weight.scalars, pair.student.inner.weight.scalars, "warm: the teacher starts equal")
+        XCTAssertFalse(pair.teacher.inner.weight === pair.student.inner.weight)
+        XCTAssertTrue(pair.teacher.parameters().allSatisfy { !$0.requiresGrad })
+    }
+
+    func testCoefficientsOutsideZeroToOneAreThrownErrors() {
+        for (base, final) in [(Float(1.5), Float(1)), (-0.1, 1), (0.9, 1.01)] {
+            XCTAssertThrowsError(try TeacherStudentModule(student: Linear(2, 2), baseEMACoefficient: base, finalEMACoefficient: final)) { error in
+                XCTAssertTrue("\(error)".contains("must be in [0, 1]"), "\(error)")
+            }
+        }
+        XCTAssertThrowsError(try TeacherStudentModule(student: Linear(2, 2), interval: 0))
+    }
+
+    func testTeacherInEvaluationModeUsesRunningStatistics() throws {
+        let pair = try TeacherStudentModule(student: BatchNorm1d(2), baseEMACoefficient: 0.5, teacherInEvaluationMode: true)
+        pair.train()
+        let x = Tensor([1, 2, 3, 4]).reshape([2, 2])
+        let output = pair.forwardTeacher(x)
+        XCTAssertFalse(pair.teacher.isTraining)
+        XCTAssertTrue(pair.student.isTraining, "the student keeps training mode")
+        // Running statistics 0 and 1: evaluation mode gives x / sqrt(1 + eps).
+        assertClose(output.scalars, x.scalars.map { $0 / (1 + 1e-5).squareRoot() }, rtol: 1e-6, atol: 1e-6)
+        let following = try TeacherStudentModule(student: BatchNorm1d(2), baseEMACoefficient: 0.5)
+        following.train()
+        _ = following.forwardTeacher(x)
+        XCTAssertTrue(following.teacher.isTraining, "by default the teacher follows the module's mode")
     }
 }

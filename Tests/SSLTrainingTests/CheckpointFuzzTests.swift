@@ -65,8 +65,11 @@ final class CheckpointFuzzTests: XCTestCase {
             try? FileManager.default.removeItem(atPath: path)
         }
 
-        var generator = RandomGenerator(seed: 17)
-        let mutations = FuzzCheckpointMutations(image: image, outside: outside).all(randomCount: 1_150, generator: &generator)
+        // SSL_FUZZ_SEED and SSL_FUZZ_COUNT explore beyond the fixed suite.
+        let environment = ProcessInfo.processInfo.environment
+        var generator = RandomGenerator(seed: environment["SSL_FUZZ_SEED"].flatMap { UInt64($0) } ?? 17)
+        let randomCount = environment["SSL_FUZZ_COUNT"].flatMap { Int($0) } ?? 1_150
+        let mutations = FuzzCheckpointMutations(image: image, outside: outside).all(randomCount: randomCount, generator: &generator)
         XCTAssertGreaterThanOrEqual(mutations.count, 1_000)
 
         var succeeded: [FuzzMutation.Kind: Int] = [:], threw: [FuzzMutation.Kind: Int] = [:]
@@ -116,8 +119,8 @@ final class CheckpointFuzzTests: XCTestCase {
         let total = succeeded.values.reduce(0, +) + threw.values.reduce(0, +)
         print("""
             CheckpointFuzzTests: \(mutations.count) mutations in \(String(format: "%.1f", Date().timeIntervalSince(start))) s: \
-            \(succeeded.values.reduce(0, +)) resumed, \(threw.values.reduce(0, +)) threw naming the file, \
-            \(diverged.count) loaded and then stopped on a non-finite loss; slowest \(String(format: "%.2f", slowest.seconds)) s (\(slowest.label))
+            \(succeeded.values.reduce(0, +)) resumed, \(threw.values.reduce(0, +)) threw naming the file \
+            (\(mutations.filter(\.mustThrow).count) had to throw), \(diverged.count) loaded and then stopped on a non-finite loss; slowest \(String(format: "%.2f", slowest.seconds)) s (\(slowest.label))
               \(kinds.joined(separator: "\n  "))
             """)
         if !diverged.isEmpty { print("  loaded, then non-finite loss (error without the file name):\n    \(diverged.joined(separator: "\n    "))") }
@@ -216,7 +219,7 @@ private struct FuzzCheckpointImage {
             entries.append((offsets[0], Entry(name: name, dtype: dtype, shape: shape,
                                               bytes: Array(file[(start + offsets[0])..<(start + offsets[1])]))))
         }
-        self.entries = entries.sorted { $0.begin < $1.begin }.map(\.entry)
+        self.entries = entries.sorted { ($0.begin, $0.entry.bytes.count) < ($1.begin, $1.entry.bytes.count) }.map(\.entry)
         self.metadata = metadata
         self.checkpoint = checkpoint
     }
@@ -490,13 +493,14 @@ private struct FuzzCheckpointMutations {
         let random = generator.next()
         var mutation = FuzzMutation(kind: .headerLength, label: "header length #\(choice)", mustThrow: true)
         mutation.byteSteps = [{ file in
-            var length = 0
-            for index in 0..<8 { length |= Int(file[index]) << (8 * index) }
+            let length = max(8, fuzzHeaderLength(file))
+            let size = max(8, file.count)
             let values: [UInt64] = [
                 0, 1, 2, 7, UInt64(length - 1), UInt64(length + 1), UInt64(length - 8), UInt64(length + 8),
-                UInt64(file.count - 8), UInt64(file.count - 7), UInt64(file.count), 1 << 32, 1 << 63, .max, random,
+                UInt64(size - 8), UInt64(size - 7), UInt64(size), 1 << 32, 1 << 63, .max, random,
             ]
             if choice < values.count {
+                if file.count < 8 { file += Array(repeating: 0, count: 8 - file.count) }
                 withUnsafeBytes(of: values[choice].littleEndian) { file.replaceSubrange(0..<8, with: $0) }
             } else {
                 file = Array(file.prefix(Int(random % 8)))
@@ -815,11 +819,19 @@ private func fuzzEncode(_ value: Float, as dtype: String) -> [UInt8] {
 }
 
 /// Replaces the header text of a safetensors file (its padding kept out), fixing the length.
+/// A file whose length field an earlier step damaged counts as all header.
 private func fuzzReplaceHeader(_ file: inout [UInt8], _ change: (inout [UInt8]) -> Void) {
-    var length = 0
-    for index in 0..<8 { length |= Int(file[index]) << (8 * index) }
+    let length = fuzzHeaderLength(file)
     var text = Array(file[8..<(8 + length)])
     while text.last == 0x20 { text.removeLast() }
     change(&text)
     file = fuzzFile(headerBytes: text, data: Array(file[(8 + length)...]))
+}
+
+/// The header length a file declares, clamped to what follows it (0 for a file under 8 bytes).
+private func fuzzHeaderLength(_ file: [UInt8]) -> Int {
+    guard file.count >= 8 else { return 0 }
+    var length: UInt64 = 0
+    for index in 0..<8 { length |= UInt64(file[index]) << (8 * UInt64(index)) }
+    return Int(min(length, UInt64(file.count - 8)))
 }

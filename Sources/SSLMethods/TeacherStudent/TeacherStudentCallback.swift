@@ -6,7 +6,7 @@ import SSLTraining
 /// coefficient from the schedule (per epoch: `updateEMACoefficient(epoch:totalEpochs:)`; per
 /// step: with the global step and the fit's total optimizer steps), then calls
 /// `updateTeacher()`. It never runs during validation. `TeacherStudentModule` creates it and
-/// the Trainer adds it automatically.
+/// the Trainer runs it before every other callback.
 public final class TeacherStudentCallback: Callback {
     private weak var teacher: EMATeacher?
     private var stepHappened = false
@@ -27,7 +27,9 @@ public final class TeacherStudentCallback: Callback {
         guard trainer.globalStep % teacher.interval == 0 else { return }
         switch teacher.schedule {
         case .perEpoch: teacher.updateEMACoefficient(epoch: trainer.currentEpoch, totalEpochs: trainer.maxEpochs)
-        case .perStep: teacher.updateEMACoefficient(step: trainer.globalStep, totalSteps: trainer.totalOptimizerSteps)
+        // The 0-based index of the step just taken: the first update uses the base coefficient
+        // (quadra; Lightning's global_step inside optimizer_step).
+        case .perStep: teacher.updateEMACoefficient(step: trainer.globalStep - 1, totalSteps: trainer.totalOptimizerSteps)
         case .constant: break
         }
         teacher.updateTeacher()

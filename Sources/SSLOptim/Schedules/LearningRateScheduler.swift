@@ -20,11 +20,15 @@ public protocol LearningRateScheduler: AnyObject {
     func stateDict() -> [String: Float]
     /// Restores state saved by `stateDict()` and re-applies the learning rates.
     func loadStateDict(_ state: [String: Float]) throws
+    /// Whether `step(metric:)` needs a metric (`ReduceLROnPlateau`); the Trainer then requires
+    /// a `monitor`.
+    var requiresMetric: Bool { get }
 }
 
 extension LearningRateScheduler {
     /// Advances one step without a metric.
     public func step() { step(metric: nil) }
+    public var requiresMetric: Bool { false }
 }
 
 /// A schedule given by a function of (step, base rate) for each group.
@@ -183,9 +187,11 @@ public final class ReduceLROnPlateau: LearningRateScheduler {
         best = mode == .min ? .infinity : -.infinity
     }
 
+    public var requiresMetric: Bool { true }
+
     public func step(metric: Float?) {
         guard let metric else {
-            preconditionFailure("ReduceLROnPlateau.step(metric:): a metric value is required")
+            preconditionFailure("ReduceLROnPlateau.step(metric:): a metric value is required (in a Trainer: OptimizerSpec.Schedule.custom(…, monitor: \"val/loss\"))")
         }
         stepCount += 1
         if isBetter(metric) {
