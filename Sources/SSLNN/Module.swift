@@ -27,6 +27,8 @@ open class Module {
     private var parameterEntries: [(name: String, tensor: Tensor)] = []
     private var bufferEntries: [(name: String, tensor: Tensor, isInteger: Bool)] = []
     private var registeredChildren: [(name: String, module: Module)] = []
+    /// The children found by reflection, kept after the first walk (see `children`).
+    private var discoveredChildren: [(name: String, module: Module)]?
 
     public init() {}
 
@@ -69,6 +71,7 @@ open class Module {
     public func registerModule(_ name: String, _ module: Module) {
         checkNewName(name)
         registeredChildren.append((name, module))
+        discoveredChildren = nil
     }
 
     private func checkNewName(_ name: String) {
@@ -83,8 +86,16 @@ open class Module {
 
     /// The direct children: explicitly registered ones first, then those found in stored
     /// properties (in declaration order, superclass properties first).
+    ///
+    /// The stored properties are read by reflection once, on first use, and the result is
+    /// kept (the EMA update and every `namedParameters()` would otherwise walk `Mirror` each
+    /// step). A module assigned to a `var` property after that is not seen: hold children in
+    /// `let` properties, or register later ones with `registerModule`. Modules with `lazy`
+    /// children not yet initialised are read afresh until they are.
     public var children: [(name: String, module: Module)] {
+        if let discoveredChildren { return discoveredChildren }
         var result = registeredChildren
+        var readsLazyStorage = false
         var seen = Set(result.map { ObjectIdentifier($0.module) })
         func add(_ name: String, _ module: Module) {
             if seen.insert(ObjectIdentifier(module)).inserted { result.append((name, module)) }
@@ -98,7 +109,12 @@ open class Module {
         for current in mirrors.reversed() {
             for child in current.children {
                 guard var label = child.label else { continue }
-                if label.hasPrefix("$__lazy_storage_$_") { label.removeFirst("$__lazy_storage_$_".count) }
+                if label.hasPrefix("$__lazy_storage_$_") {
+                    label.removeFirst("$__lazy_storage_$_".count)
+                    // Not yet initialised: it may hold a module later.
+                    let storage = Mirror(reflecting: child.value)
+                    if storage.displayStyle == .optional && storage.children.isEmpty { readsLazyStorage = true }
+                }
                 if let module = child.value as? Module {
                     add(label, module)
                 } else if let modules = child.value as? [Module] {
@@ -110,6 +126,7 @@ open class Module {
                 }
             }
         }
+        if !readsLazyStorage { discoveredChildren = result }
         return result
     }
 

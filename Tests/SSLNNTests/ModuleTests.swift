@@ -150,3 +150,23 @@ enum ModuleSummaryCount {
         count < 1000 ? String(count) : count < 1_000_000 ? "\((Double(count) / 100).rounded() / 10) K" : "\((Double(count) / 1e5).rounded() / 10) M"
     }
 }
+
+/// The module tree is read by reflection once and kept.
+final class ModuleTreeCacheTests: XCTestCase {
+    final class Lazy: Module {
+        lazy var head = Linear(2, 2)
+    }
+
+    func testChildrenAreReadOnceAndRegisteringOrALazyChildStillShows() {
+        let mlp = MLP([3, 4, 2])
+        let first = mlp.namedParameters().map(\.name)
+        XCTAssertEqual(mlp.namedParameters().map(\.name), first)
+        mlp.registerModule("extra", Linear(2, 1))
+        XCTAssertEqual(mlp.namedParameters().map(\.name), first + ["extra.weight", "extra.bias"], "registering refreshes the tree")
+
+        let lazy = Lazy()
+        XCTAssertEqual(lazy.namedParameters().count, 0, "not yet created")
+        _ = lazy.head
+        XCTAssertEqual(lazy.namedParameters().map(\.name), ["head.weight", "head.bias"], "a lazy child shows once created")
+    }
+}
