@@ -2,16 +2,16 @@
 //
 // SelfSupervised: a dependency-free Swift framework for self-supervised learning.
 //
-// Layers (imports only point down):
+// Layers, in dependency order (imports only point down):
 //   CSSLKernels   C micro-kernels (AVX-512 / AVX2+FMA / portable), chosen at run time.
-//   SSLTensor     Float32 tensors, reverse-mode autograd, CPU kernels.
+//   CZlib         The system zlib (Debian's zlib1g-dev), for gzip-compressed datasets.
+//   SSLTensor     Float32 tensors, reverse-mode autograd, CPU kernels; Batch, BatchSource, foldViews.
 //   SSLNN         Modules, layers, backbones, state dicts and safetensors.
 //   SSLOptim      Optimizers, learning-rate schedules, gradient clipping.
-//   SSLTraining   Batch, Stage, SSLModule, Trainer, callbacks, metrics, loggers, checkpoints.
+//   SSLData       Datasets, readers, the parallel loader and multi-view augmentations (SSLTensor, CZlib).
+//   SSLTraining   Stage, SSLModule, Trainer, callbacks, metrics, loggers, checkpoints.
 //   SSLMethods    SSL losses, TeacherStudentModule + EMA callback, online probes, evaluation.
 //   SSLRecipes    Shared option parsing, data set-up and evaluation of the recipe executables.
-//   CZlib         The system zlib (Debian's zlib1g-dev), for gzip-compressed datasets.
-//   SSLData       Datasets, readers, the parallel loader and multi-view augmentations.
 //   SelfSupervised  the umbrella library users import.
 // No `unsafeFlags`: the package must stay usable as a versioned dependency.
 import PackageDescription
@@ -61,7 +61,7 @@ let package = Package(
         ),
         .target(
             name: "SSLData",
-            dependencies: ["SSLTensor", "SSLTraining", "CZlib"],
+            dependencies: ["SSLTensor", "CZlib"],
             path: "Sources/SSLData"
         ),
         .target(

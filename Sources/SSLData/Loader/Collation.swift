@@ -1,5 +1,4 @@
 import SSLTensor
-import SSLTraining
 
 /// Stacks samples into a `Batch`: `"image"` a float tensor `[V·B, C, H, W]` ordered view-major
 /// (the B view-0 images, then the B view-1 images, …), `"label"` and `"sample_idx"` integers

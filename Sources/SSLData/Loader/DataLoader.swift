@@ -1,5 +1,4 @@
 import SSLTensor
-import SSLTraining
 
 /// Batches of augmented views from a dataset: seeded shuffling, drop-last, worker threads with
 /// a bounded prefetch queue, and collation into a `Batch` (`"image"`, `"label"`,

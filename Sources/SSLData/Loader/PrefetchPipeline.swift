@@ -1,6 +1,5 @@
 import Foundation
 import SSLTensor
-import SSLTraining
 import Synchronization
 
 /// The worker threads of one pass over a range of batches: each worker claims the next batch

@@ -1,3 +1,5 @@
+import SSLTensor
+
 /// Logs each optimizer group's learning rate as `lr-<optimizer>/<group>`, per step (at the
 /// start of each training batch, before that batch's step) or once per epoch.
 public final class LearningRateMonitor: Callback {

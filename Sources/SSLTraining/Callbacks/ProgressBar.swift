@@ -1,3 +1,4 @@
+import SSLTensor
 import Foundation
 
 #if canImport(Glibc)

@@ -1,3 +1,4 @@
+import SSLTensor
 import Foundation
 
 /// Logs training throughput: `throughput/samples_per_sec` and `throughput/batches_per_sec`

@@ -1,4 +1,3 @@
-import SSLTensor
 
 /// One value of a `Batch`: a float tensor (images, embeddings, the loss) or integers (labels,
 /// sample indices).

@@ -1,4 +1,3 @@
-import SSLTensor
 
 /// Splits a flat batch of views back into one tensor per view, aligned by sample: the rows of
 /// `tensor` are grouped by `sampleIndex` (groups in order of first appearance, rows within a
