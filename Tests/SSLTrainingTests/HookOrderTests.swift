@@ -91,3 +91,40 @@ final class CallbackOrderTests: XCTestCase {
         XCTAssertTrue(trainer.callbackList(for: makeTinyModule()).first === recorder)
     }
 }
+
+/// The one list of callbacks and its documented order (`Trainer.callbackList(for:)`).
+final class CallbackListTests: XCTestCase {
+    /// A component that asks for a callback, as an EMA teacher does.
+    final class ProvidingLinear: Module, ProvidesCallbacks {
+        let inner = Linear(4, 2)
+        let provided = OrderProbe("component") { _ in }
+        var callbacks: [Callback] { [provided] }
+        var addsCallbacksAutomatically: Bool { true }
+        override func forward(_ x: Tensor) -> Tensor { inner(x) }
+    }
+
+    func testComponentsFirstThenTheUsersThenTheModulesThenAutomaticAndCheckpointsLast() throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        struct Parts { let encoder = ProvidingLinear() }
+        var order: [String] = []
+        let parts = Parts()
+        let module = SSLModule(parts) { m, batch, _ in
+            var out = batch
+            out["loss"] = m.encoder(batch["x"]).pow(2).mean()
+            return out
+        }
+        module.hooks = [OrderProbe("module") { order.append($0) }]
+        let checkpoint = ModelCheckpoint()
+        let user: [Callback] = [checkpoint, OrderProbe("first") { order.append($0) }, OrderProbe("second") { order.append($0) }]
+        let trainer = Trainer(maxEpochs: 1, numSanityValSteps: 0, callbacks: user, rootDirectory: directory)
+        let list = trainer.callbackList(for: module)
+        XCTAssertEqual(list.map { ($0 as? OrderProbe)?.label ?? String(describing: type(of: $0)) },
+                       ["component", "first", "second", "module", "ProgressBar", "HTMLReportWriter", "ModelCheckpoint"])
+        XCTAssertTrue(list.first === parts.encoder.provided)
+        XCTAssertTrue(list.last === checkpoint, "the given checkpoint, moved last; no second one added")
+        let quiet = Trainer(maxEpochs: 1, callbacks: [], rootDirectory: directory, enableProgressBar: false,
+                            enableCheckpointing: false, enableLogging: false)
+        XCTAssertEqual(quiet.callbackList(for: module).map { ($0 as? OrderProbe)?.label ?? "?" }, ["component", "module"])
+    }
+}
