@@ -21,6 +21,7 @@ let usage = """
       conv   conv2d forward and backward GFLOP/s on the ConvNet shapes (batch 512)
       data   views/s of the SimCLR augmentation through the DataLoader (2 workers, batch 256)
       step [case…]  one SimCLR/BYOL training step (simclr-mlp, simclr-convnet, byol-mlp, byol-convnet)
+      knn [N D]  exact 5-nearest-neighbour search of N embeddings of D (100 000 × 512), as ssl-embed runs it
     """
 
 /// The best time, in seconds, of repeated runs of `body`.
@@ -106,6 +107,7 @@ case "step":
         FileHandle.standardError.write(Data("ssl-bench step: \(error)\n".utf8))
         exit(1)
     }
+case "knn": benchmarkNearestNeighbours(arguments: Array(arguments.dropFirst()))
 case "-h", "--help", "help":
     print(usage)
 default:
