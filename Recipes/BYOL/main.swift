@@ -42,7 +42,8 @@ do {
         return out
     }
 
-    let trainer = setup.makeTrainer(name: "byol", features: features, hyperparameters: ["ema_base": String(options.emaBase), "ema_final": String(options.emaFinal)])
+    let trainer = setup.makeTrainer(name: "byol", features: features, hyperparameters: ["ema_base": String(options.emaBase), "ema_final": String(options.emaFinal)],
+                                    encoderKey: "backbone.teacher")
     try trainer.fit(module, train: setup.trainLoader, validation: setup.validationLoader, resumeFrom: options.resumeSource)
     try RecipeEvaluation.finish(trainer: trainer, encoder: parts.backbone.teacher, setup: setup, start: start)
 } catch {

@@ -27,6 +27,8 @@ public struct RecipeSetup {
 
     /// The options the setup was made from.
     public let options: RecipeOptions
+    /// The per-channel mean and standard deviation every view is normalised with.
+    public let normalization: (mean: [Float], std: [Float])
 
     public init(_ options: RecipeOptions) throws {
         self.options = options
@@ -68,6 +70,7 @@ public struct RecipeSetup {
         if let limit = options.trainSamples { train = train.prefix(Swift.min(limit, train.count)) }
         if let limit = options.testSamples { test = test.prefix(Swift.min(limit, test.count)) }
         self.datasetName = dataset
+        self.normalization = (mean, std)
         self.train = train
         self.test = test
         let size = train.height
@@ -117,15 +120,20 @@ public struct RecipeSetup {
 
     /// The backbone the options name, for this dataset's channels.
     public func makeBackbone(_ name: String) -> (module: Module, features: Int) {
+        Self.makeBackbone(name, channels: train.channels, height: train.height, width: train.width)
+    }
+
+    /// The backbone `name` (`mlp`, `resnet18`, else the ConvNet) for images of this shape.
+    public static func makeBackbone(_ name: String, channels: Int, height: Int, width: Int) -> (module: Module, features: Int) {
         switch name {
         case "mlp":
-            let backbone = MLPBackbone(inputSize: train.channels * train.height * train.width, hiddenSizes: [1024, 1024])
+            let backbone = MLPBackbone(inputSize: channels * height * width, hiddenSizes: [1024, 1024])
             return (backbone, backbone.outputFeatures)
         case "resnet18":
-            let backbone = ResNet18(inputChannels: train.channels)
+            let backbone = ResNet18(inputChannels: channels)
             return (backbone, backbone.outputFeatures)
         default:
-            let backbone = ConvNet(channels: [32, 64, 128], inputChannels: train.channels)
+            let backbone = ConvNet(channels: [32, 64, 128], inputChannels: channels)
             return (backbone, backbone.outputFeatures)
         }
     }
@@ -141,13 +149,19 @@ public struct RecipeSetup {
 
     /// The trainer every recipe runs: the options' epochs, seed, run directory and failure
     /// policies, the monitors, and checkpoints at every epoch end and every
-    /// `--checkpoint-every-steps` steps. `hyperparameters` adds the method's own to the common ones.
-    public func makeTrainer(name: String, features: Int, hyperparameters: [String: String]) -> Trainer {
+    /// `--checkpoint-every-steps` steps. `hyperparameters` adds the method's own to the common ones;
+    /// `encoderKey` is where the evaluated encoder sits in the module's state (`backbone`, or
+    /// `backbone.teacher` for an EMA teacher), so `ssl-embed` can take it from a checkpoint.
+    public func makeTrainer(name: String, features: Int, hyperparameters: [String: String],
+                            encoderKey: String = "backbone") -> Trainer {
         let checkpoint = ModelCheckpoint(lastEveryNTrainSteps: options.checkpointEverySteps > 0 ? options.checkpointEverySteps : nil,
                                          onWriteFailure: options.onCheckpointFailure)
         let common = ["method": name, "dataset": datasetName, "backbone": options.backbone,
                       "batch_size": String(options.batchSize), "lr": String(options.learningRate), "optimizer": options.optimizer,
                       "checkpoint_every_steps": String(options.checkpointEverySteps)]
+            .merging(RunEncoder.Description(backbone: options.backbone, features: features, channels: train.channels,
+                                            height: train.height, width: train.width, mean: normalization.mean,
+                                            std: normalization.std, encoderKey: encoderKey).hyperparameters) { a, _ in a }
         return Trainer(maxEpochs: epochs, seed: options.seed,
                        callbacks: [RunDirectoryAnnouncement()] + monitors(features: features, plainProgressLines: !options.progressBar)
                            + [checkpoint],
