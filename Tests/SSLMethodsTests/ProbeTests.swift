@@ -84,6 +84,32 @@ final class ProbeTests: XCTestCase {
         XCTAssertEqual(state.tensors["bank"]?.shape, [200, 8])
     }
 
+    /// RankMe logs the paper's uncentred value and the centred effective rank, each over the
+    /// same validation embeddings; shifting every embedding by a constant moves the first only.
+    func testRankMeLogsTheCenteredEffectiveRankNextToRankMe() throws {
+        func fit(shift: Float) throws -> (rankMe: Float, effective: Float, callback: RankMe) {
+            let rankMe = RankMe()
+            let trainer = Trainer(maxEpochs: 1, numSanityValSteps: 0, callbacks: [rankMe], rootDirectory: directory,
+                                  enableProgressBar: false, enableCheckpointing: false)
+            let validation = separableBatches(count: 3, size: 32, seed: 4).map { batch -> Batch in
+                var shifted = batch
+                shifted["embedding"] = batch["embedding"] + shift
+                return shifted
+            }
+            try trainer.fit(passThrough(), train: BatchList(separableBatches(count: 2, size: 32, seed: 3)),
+                            validation: BatchList(validation))
+            return (try XCTUnwrap(trainer.callbackMetrics["val/rankme"]),
+                    try XCTUnwrap(trainer.callbackMetrics["val/effective_rank"]), rankMe)
+        }
+        let plain = try fit(shift: 0), shifted = try fit(shift: 10)
+        let embeddings = Tensor.concat(separableBatches(count: 3, size: 32, seed: 4).map { $0["embedding"] }, axis: 0)
+        assertClose([plain.effective], [effectiveRank(embeddings, centered: true)], rtol: 1e-5)
+        assertClose([plain.rankMe], [effectiveRank(embeddings)], rtol: 1e-5)
+        XCTAssertEqual(plain.callback.lastCenteredValue, plain.effective)
+        assertClose([shifted.effective], [plain.effective], rtol: 1e-3)
+        XCTAssertLessThan(shifted.rankMe, plain.rankMe - 1, "the uncentred RankMe counts the common offset")
+    }
+
     /// Damaged OnlineKNN state (before: a SIGSEGV writing at position 99 999 999, traps for −1,
     /// 20 000, short label arrays and a label of 1e30, a precondition for a label ≥ classCount)
     /// is an error naming the callback.

@@ -10,14 +10,27 @@ import Darwin
 /// p_k = σ_k / Σσ + 1e-7 and RankMe = exp(−Σ p_k log p_k). It is near D for well-spread
 /// embeddings and near 1 for collapsed ones. [Garrido et al. 2023](https://arxiv.org/abs/2210.02885)
 ///
+/// - Parameters:
+///   - embeddings: the matrix `[N, D]`, one embedding a row.
+///   - centered: `false` (the default) takes the singular values of the embeddings as they are,
+///     the paper's RankMe and stable-ssl's monitor (logged as `rankme`). `true` takes them after
+///     subtracting the mean embedding (the column means, in double precision), so that a common
+///     offset (ReLU features are all non-negative) does not count as a direction the embeddings
+///     use; this is the framework's collapse criterion (logged as `effective_rank`): no collapse
+///     means a centred effective rank of at least D/4. Centred, identical rows have rank 1.
+///     Both numbers are scale-invariant: they measure how the spread is shared among
+///     directions, not how large it is.
+///   - eps: added to each p_k (1e-7, as the paper).
+///
 /// The singular values come from the eigenvalues of the smaller Gram matrix (ZᵀZ or ZZᵀ),
 /// found by cyclic Jacobi rotations in double precision.
 ///
 /// ```swift
-/// let rank = effectiveRank(embeddings)   // e.g. 97.3 of 128 dimensions
+/// let rankMe = effectiveRank(embeddings)                    // e.g. 22.4 of 128 dimensions
+/// let effective = effectiveRank(embeddings, centered: true) // e.g. 34.6: the mean removed
 /// ```
-public func effectiveRank(_ embeddings: Tensor, eps: Double = 1e-7) -> Float {
-    let values = singularValues(embeddings)
+public func effectiveRank(_ embeddings: Tensor, centered: Bool = false, eps: Double = 1e-7) -> Float {
+    let values = singularValues(centered ? centeredColumns(embeddings) : embeddings)
     let total = values.reduce(0, +)
     guard total.isFinite else { return .nan }
     guard total > 0 else { return 1 }
@@ -27,6 +40,26 @@ public func effectiveRank(_ embeddings: Tensor, eps: Double = 1e-7) -> Float {
         entropy -= p * log(p)
     }
     return Float(exp(entropy))
+}
+
+/// The matrix `[N, D]` minus its column means (computed in double precision).
+func centeredColumns(_ matrix: Tensor) -> Tensor {
+    precondition(matrix.rank == 2, "effectiveRank: expected a matrix [N, D], got \(matrix.shape)")
+    let rows = matrix.shape[0], columns = matrix.shape[1]
+    let values = matrix.scalars
+    var means = [Double](repeating: 0, count: columns)
+    for row in 0..<rows {
+        for column in 0..<columns { means[column] += Double(values[row * columns + column]) }
+    }
+    let scale = 1 / Double(Swift.max(rows, 1))
+    var centered = [Float](repeating: 0, count: values.count)
+    for row in 0..<rows {
+        for column in 0..<columns {
+            let index = row * columns + column
+            centered[index] = Float(Double(values[index]) - means[column] * scale)
+        }
+    }
+    return Tensor(shape: [rows, columns], scalars: centered)
 }
 
 /// The singular values of a matrix `[N, D]`, in descending order.

@@ -1,20 +1,33 @@
 import SSLTensor
 import SSLTraining
 
-/// Logs RankMe, the effective rank of the embeddings (see `effectiveRank(_:)`), over up to
-/// `maxSamples` validation embeddings, as `val/<name>`. A value far below the embedding
-/// dimension signals collapse.
+/// Logs two effective ranks of up to `maxSamples` validation embeddings (see
+/// `effectiveRank(_:centered:eps:)`): RankMe as the paper defines it, on the uncentred
+/// embeddings, as `val/<name>` (`val/rankme`), and the same on the embeddings minus their mean
+/// as `val/<centeredName>` (`val/effective_rank`), the framework's collapse criterion (no
+/// collapse: at least a quarter of the embedding dimension). A value far below the dimension
+/// signals collapse.
+///
+/// ```swift
+/// let trainer = Trainer(maxEpochs: 10, callbacks: [RankMe()])   // logs val/rankme and val/effective_rank
+/// ```
 public final class RankMe: Callback {
     public let name: String
+    /// The name of the centred effective rank (`val/<centeredName>`).
+    public let centeredName: String
     public let inputKey: String
     public let maxSamples: Int
     private var collected: [Tensor] = []
     private var count = 0
-    /// The last value computed.
+    /// The last RankMe computed (uncentred).
     public private(set) var lastValue: Float?
+    /// The last centred effective rank computed.
+    public private(set) var lastCenteredValue: Float?
 
-    public init(name: String = "rankme", inputKey: String = "embedding", maxSamples: Int = 4096) {
+    public init(name: String = "rankme", centeredName: String = "effective_rank", inputKey: String = "embedding",
+                maxSamples: Int = 4096) {
         self.name = name
+        self.centeredName = centeredName
         self.inputKey = inputKey
         self.maxSamples = maxSamples
     }
@@ -37,9 +50,13 @@ public final class RankMe: Callback {
 
     public func onValidationEpochEnd(_ trainer: Trainer, _ module: TrainableModule) {
         guard !collected.isEmpty, !trainer.isSanityChecking else { return }
-        let value = effectiveRank(Tensor.concat(collected, axis: 0))
+        let embeddings = Tensor.concat(collected, axis: 0)
+        let value = effectiveRank(embeddings)
+        let centered = effectiveRank(embeddings, centered: true)
         lastValue = value
+        lastCenteredValue = centered
         trainer.log("val/\(name)", value, onStep: false, onEpoch: true)
+        trainer.log("val/\(centeredName)", centered, onStep: false, onEpoch: true)
         collected = []
     }
 }
