@@ -119,7 +119,11 @@ public enum EmbeddingExport {
             guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
             return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
         }
-        let text = rows.map { $0.map(field).joined(separator: ",") }.joined(separator: "\n") + "\n"
+        try writeText(rows.map { $0.map(field).joined(separator: ",") }.joined(separator: "\n") + "\n", to: path)
+    }
+
+    /// Writes `text` to `path` atomically, naming the file in errors.
+    static func writeText(_ text: String, to path: String) throws {
         do {
             try AtomicFile.write(Data(text.utf8), to: path)
         } catch {
