@@ -22,4 +22,10 @@ public struct MetricRecord: Sendable, Equatable {
     public let step: Int
     public let epoch: Int
     public let values: [String: Float]
+
+    public init(step: Int, epoch: Int, values: [String: Float]) {
+        self.step = step
+        self.epoch = epoch
+        self.values = values
+    }
 }
