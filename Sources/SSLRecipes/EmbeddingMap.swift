@@ -7,7 +7,8 @@ import SSLTensor
 public enum EmbeddingMap {
     static let palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 
-    public static func svg(features: Tensor, labels: [Int], classCount: Int, size: Int = 420) -> String {
+    /// The scatter plot; the legend names each class by `classNames` (else "class i").
+    public static func svg(features: Tensor, labels: [Int], classCount: Int, classNames: [String] = [], size: Int = 420) -> String {
         let points = project(features)
         let step = Swift.max(1, points.count / 3000)
         let shown = stride(from: 0, to: points.count, by: step).map { ($0, points[$0]) }
@@ -26,7 +27,9 @@ public enum EmbeddingMap {
         }
         for label in 0..<Swift.min(classCount, palette.count) {
             svg += "<rect x=\"\(size + 10)\" y=\"\(10 + label * 18)\" width=\"10\" height=\"10\" fill=\"\(palette[label])\"/>"
-            svg += "<text x=\"\(size + 26)\" y=\"\(19 + label * 18)\" font-size=\"11\">class \(label)</text>"
+            let name = label < classNames.count ? classNames[label] : "class \(label)"
+            let escaped = name.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            svg += "<text x=\"\(size + 26)\" y=\"\(19 + label * 18)\" font-size=\"11\">\(escaped)</text>"
         }
         return svg + "</svg>"
     }

@@ -23,6 +23,24 @@ public struct RecipeSetup {
     public let epochs: Int
 
     public var classCount: Int { Swift.max(train.classCount, test.classCount) }
+    /// The classes' names, as the report's and the embedding map's legends show them.
+    public var classNames: [String] { Self.classNames(dataset: datasetName, count: classCount) }
+
+    /// Fashion-MNIST's and CIFAR-10's class names; "class i" for the others.
+    static func classNames(dataset: String, count: Int) -> [String] {
+        let known: [String]
+        switch dataset {
+        case "fashion-mnist":
+            known = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+        case "cifar10":
+            known = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+        case "mnist":
+            known = (0..<10).map(String.init)
+        default:
+            known = []
+        }
+        return (0..<count).map { $0 < known.count ? known[$0] : "class \($0)" }
+    }
     public var inputChannels: Int { train.channels }
 
     /// The options the setup was made from.
