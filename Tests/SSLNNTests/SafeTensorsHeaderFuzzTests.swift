@@ -238,6 +238,7 @@ private func headerFuzzFile(headerBytes: [UInt8], data: [UInt8]) -> [UInt8] {
 /// Replaces the header text of a safetensors file (its padding kept out), fixing the length.
 /// A file whose length field an earlier step damaged counts as all header.
 private func headerFuzzReplaceHeader(_ file: inout [UInt8], _ change: (inout [UInt8]) -> Void) {
+    if file.count < 8 { file += Array(repeating: 0, count: 8 - file.count) }
     let length = headerFuzzHeaderLength(file)
     var text = Array(file[8..<(8 + length)])
     while text.last == 0x20 { text.removeLast() }
@@ -443,12 +444,12 @@ private struct HeaderFuzzMutations {
         var mutation = HeaderFuzzMutation(kind: .dataOffsets, label: "\(name).data_offsets #\(choice)",
                                           expectation: entry.bytes.isEmpty ? .either : .throwsError)
         mutation.headerSteps = [{ header, data in
-            guard let offsets = (header[name] as? [String: Any])?["data_offsets"] as? [Int] else { return }
+            guard let offsets = (header[name] as? [String: Any])?["data_offsets"] as? [Int], offsets.count == 2 else { return }
             let (begin, end) = (offsets[0], offsets[1])
             let values: [Any?] = [
-                [end, begin], [begin, end + 4], [begin - 4, end - 4], [0, data.count + 1], [begin, begin], [-4, end],
+                [end, begin], [begin, end &+ 4], [begin &- 4, end &- 4], [0, data.count &+ 1], [begin, begin], [-4, end],
                 [begin, 1e30], [begin, Int.max], [begin, UInt64.max], [begin], [begin, end, end], ["0", "4"],
-                [0.5, end], "0-4", [begin + data.count, end + data.count], [begin + 1, end + 1], [begin - 1, end - 1],
+                [0.5, end], "0-4", [begin &+ data.count, end &+ data.count], [begin &+ 1, end &+ 1], [begin &- 1, end &- 1],
                 nil, [Int.min, end], [begin, headerFuzzRaw("1e400")],
             ]
             header = headerFuzzSetting(header, [name, "data_offsets"], values[choice])
