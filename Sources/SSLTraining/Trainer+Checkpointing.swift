@@ -79,6 +79,9 @@ extension Trainer {
     func restore(_ checkpoint: Checkpoint, from path: String, into module: TrainableModule) throws {
         do {
             try restoreTrainerState(checkpoint.metadata)
+            if let entry = checkpoint.model.entries.first(where: { !$0.tensor.scalars.allSatisfy(\.isFinite) }) {
+                throw TrainingError.badFile(path: path, problem: "holds non-finite values in \"\(entry.name)\"")
+            }
             try module.loadStateDict(checkpoint.model, strict: true)
             for configured in module.optimizers {
                 if let state = checkpoint.optimizers[configured.name] { try configured.optimizer.loadStateDict(state) }

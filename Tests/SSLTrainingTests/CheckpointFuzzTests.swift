@@ -680,10 +680,10 @@ private struct FuzzCheckpointMutations {
     func metricState(_ generator: inout RandomGenerator) -> FuzzMutation {
         let cases: [([String], Any?, Bool)] = [
             (["epochSums", "train/loss"], [1], true), (["epochSums", "train/loss"], [1, 2, 3], true),
-            (["epochSums", "train/loss"], [Any](), true), (["epochSums", "train/loss"], ["nan", 1], false),
+            (["epochSums", "train/loss"], [Any](), true), (["epochSums", "train/loss"], ["nan", 1], true),
             (["epochSums", "train/loss"], [1, "nan"], true), (["epochSums", "train/loss"], [1, -1], true),
             (["epochSums", "train/loss"], [1, 0], false), (["epochSums", "train/loss"], [1e308, 1e308], false),
-            (["epochSums", "train/loss"], [1, "inf"], true), (["epochSums", "train/loss"], ["inf", 1], false),
+            (["epochSums", "train/loss"], [1, "inf"], true), (["epochSums", "train/loss"], ["inf", 1], true),
             (["epochSums", "train/loss"], [-1e308, 1e-308], false), (["epochSums", "train/loss"], ["x", 1], true),
             (["epochSums"], 5, true), (["epochSums", "other"], [1, 1], false), (["stepValues", "train/loss_step"], "nan", false),
             (["stepValues", "train/loss_step"], "inf", false), (["stepValues", "train/loss_step"], fuzzRaw("1e39"), true),
@@ -730,9 +730,13 @@ private struct FuzzCheckpointMutations {
             return mutation
         }
         mutation = tensorFill(name, value)
-        // Optimizer slots, steps and learning rates are checked; the model's weights are not.
-        mutation.mustThrow = !isModel && (!value.isFinite || (name.hasSuffix(".step") && (value < 0 || value > 1e12))
-            || (name.hasSuffix(".step") && value == 1e-45))
+        // Every value must be finite; steps whole counts; second moments in [0, 1e36]; other
+        // optimizer slots within ±1e18. Finite model weights of any size load (then may diverge).
+        let isSecondMoment = name.hasSuffix(".exp_avg_sq")
+        mutation.mustThrow = !value.isFinite || (name.hasSuffix(".step") && (value < 0 || value > 1e12))
+            || (name.hasSuffix(".step") && value == 1e-45)
+            || (isSlot && isSecondMoment && (value < 0 || value > 1e36))
+            || (isSlot && !isSecondMoment && Swift.abs(value) > 1e18)
         mutation.mayDiverge = isModel || isSlot
         return mutation
     }

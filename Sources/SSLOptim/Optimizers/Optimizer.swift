@@ -149,6 +149,19 @@ open class GroupedOptimizer<Options: OptimizerOptions>: Optimizer {
         return (created, true)
     }
 
+    /// Why saved slot values cannot come from training, or nil: every value finite; second
+    /// moments (slots named `…_sq`) in [0, 1e36]; other slots (momentum, first moments) within
+    /// ±1e18, as gradients beyond 1e18 only come from a run that has already diverged.
+    static func implausibleSlotValues(_ slot: String, _ values: [Float]) -> String? {
+        guard values.allSatisfy(\.isFinite) else { return "holds non-finite values" }
+        if slot.hasSuffix("_sq") {
+            guard values.allSatisfy({ $0 >= 0 && $0 <= 1e36 }) else { return "holds second moments outside [0, 1e36]" }
+        } else {
+            guard values.allSatisfy({ Swift.abs($0) <= 1e18 }) else { return "holds values beyond ±1e18" }
+        }
+        return nil
+    }
+
     public func stateDict() -> [String: Tensor] {
         var result: [String: Tensor] = [:]
         for group in groups { result["group.\(group.name).learning_rate"] = Tensor(group.options.learningRate) }
@@ -192,8 +205,8 @@ open class GroupedOptimizer<Options: OptimizerOptions>: Optimizer {
                     guard tensor.shape == shape else {
                         throw OptimizerStateError(problem: "optimizer state \"\(key)\" has shape \(tensor.shape), parameter \"\(name)\" has \(shape)")
                     }
-                    guard tensor.scalars.allSatisfy(\.isFinite) else {
-                        throw OptimizerStateError(problem: "optimizer state \"\(key)\" holds non-finite values")
+                    if let problem = Self.implausibleSlotValues(slotName, tensor.scalars) {
+                        throw OptimizerStateError(problem: "optimizer state \"\(key)\" \(problem)")
                     }
                     newSlots[name, default: [:]][slotName] = tensor.contiguousCopy()
                 }

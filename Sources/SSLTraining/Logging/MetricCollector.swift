@@ -63,7 +63,7 @@ extension MetricCollector {
     convenience init?(savedState state: SavedState) {
         self.init()
         for (name, pair) in state.epochSums {
-            guard pair.count == 2, pair[1].isFinite, pair[1] >= 0 else { return nil }
+            guard pair.count == 2, pair[0].isFinite, pair[1].isFinite, pair[1] >= 0 else { return nil }
             epochSums[name] = (pair[0], pair[1])
         }
         stepValues = state.stepValues
