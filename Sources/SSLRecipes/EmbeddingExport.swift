@@ -29,9 +29,15 @@ public enum EmbeddingExport {
         /// The first two principal components of every embedding.
         public let map: [(x: Double, y: Double)]
 
-        /// Runs the neighbour search, groups duplicates and finds outliers.
+        /// Whether similarities are cosines of the centred embeddings.
+        public let centred: Bool
+
+        /// Runs the neighbour search, groups duplicates and finds outliers. With `centred` (the
+        /// default) the search compares the embeddings minus their mean: an encoder's features
+        /// (after ReLU and pooling, all non-negative) share one large mean direction that makes
+        /// every cosine high, so near-duplicates would chain the whole folder into one group.
         public init(features: Tensor, paths: [String], labels: [Int]?, classNames: [String], neighbours: Int,
-                    duplicateThreshold: Float, outlierCount: Int) {
+                    duplicateThreshold: Float, outlierCount: Int, centred: Bool = true) {
             precondition(features.rank == 2 && features.shape[0] == paths.count && (labels?.count ?? paths.count) == paths.count,
                          "EmbeddingExport.Facts: \(features.shape) features for \(paths.count) paths and \(labels?.count ?? 0) labels")
             self.features = features
@@ -39,7 +45,9 @@ public enum EmbeddingExport {
             self.labels = labels
             self.classNames = classNames
             self.duplicateThreshold = duplicateThreshold
-            search = NearestNeighbourSearch.run(features, k: neighbours, duplicateThreshold: duplicateThreshold)
+            self.centred = centred
+            let compared = centred && features.shape[0] > 1 ? noGrad { features - features.mean(axes: [0], keepDims: true) } : features
+            search = NearestNeighbourSearch.run(compared, k: neighbours, duplicateThreshold: duplicateThreshold)
             duplicateGroups = NearDuplicateGroups(pairs: search.pairsAboveThreshold, count: paths.count).groups
             outliers = search.outliers(count: Swift.min(outlierCount, paths.count))
             map = paths.isEmpty ? [] : EmbeddingMap.project(features).map { (x: $0.0, y: $0.1) }

@@ -51,7 +51,8 @@ public struct EmbeddingGallery {
         html += "<p class=\"note\">\(facts.paths.count) images, \(facts.features.shape[1])-dimensional embeddings; "
         html += "\(facts.duplicateGroups.count) near-duplicate groups at cosine ≥ \(String(format: "%.2f", facts.duplicateThreshold))"
         html += facts.search.pairsTruncated ? " (more pairs than were kept)" : ""
-        html += "; similarity is the cosine of the embeddings.</p>"
+        html += facts.centred ? "; similarity is the cosine of the centred embeddings (the folder's mean embedding removed).</p>"
+            : "; similarity is the cosine of the embeddings.</p>"
         html += mapSection() + neighbourSection() + duplicateSection() + outlierSection()
         return html + "</body></html>\n"
     }
