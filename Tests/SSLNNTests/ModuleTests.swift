@@ -170,3 +170,19 @@ final class ModuleTreeCacheTests: XCTestCase {
         XCTAssertEqual(lazy.namedParameters().map(\.name), ["head.weight", "head.bias"], "a lazy child shows once created")
     }
 }
+
+/// ResNet-18's torchvision stem for images of 64 px and up.
+final class ResNet18StemTests: XCTestCase {
+    func testTheImageNetStemHasTorchvisionsParameterCountAndShrinksFourfold() {
+        let net = ResNet18(inputChannels: 3, stem: .imageNet)
+        // torchvision.models.resnet18() has 11 689 512 parameters; without its 512→1000 fc layer, 11 176 512.
+        XCTAssertEqual(net.parameterCount, 11_689_512 - 513_000)
+        XCTAssertEqual(net.conv1.kernelSize, 7)
+        XCTAssertEqual(net.parameterCount - ResNet18(inputChannels: 3).parameterCount, 64 * 3 * (49 - 9))
+        let output = noGrad { ResNet18(inputChannels: 1, widthMultiplier: 1, stem: .imageNet)(Tensor.zeros([2, 1, 64, 64])) }
+        XCTAssertEqual(output.shape, [2, 512])
+        XCTAssertEqual(ResNet18.Stem.forImages(side: 63), .lowResolution)
+        XCTAssertEqual(ResNet18.Stem.forImages(side: 64), .imageNet)
+        XCTAssertEqual((net.makeCopy() as? ResNet18)?.stem, .imageNet)
+    }
+}
