@@ -5,10 +5,13 @@
 // Layers, in dependency order (imports only point down):
 //   CSSLKernels   C micro-kernels (AVX-512 / AVX2+FMA / portable), chosen at run time.
 //   CZlib         The system zlib (Debian's zlib1g-dev), for gzip-compressed datasets.
+//   CPNG, CJPEG   The system libpng and libjpeg-turbo (Debian's libpng-dev, libjpeg62-turbo-dev).
+//   CImageCodec   The C calls into them, with the setjmp error handling Swift cannot do.
 //   SSLTensor     Float32 tensors, reverse-mode autograd, CPU kernels; Batch, BatchSource, foldViews.
 //   SSLNN         Modules, layers, backbones, state dicts and safetensors.
 //   SSLOptim      Optimizers, learning-rate schedules, gradient clipping.
-//   SSLData       Datasets, readers, the parallel loader and multi-view augmentations (SSLTensor, CZlib).
+//   SSLData       Datasets, readers, image folders, the parallel loader and multi-view augmentations
+//                 (SSLTensor, CZlib, CImageCodec).
 //   SSLTraining   Stage, SSLModule, Trainer, callbacks, metrics, loggers, checkpoints.
 //   SSLMethods    SSL losses, TeacherStudentModule + EMA callback, online probes, evaluation.
 //   SSLRecipes    Shared option parsing, data set-up and evaluation of the recipe executables.
@@ -59,9 +62,26 @@ let package = Package(
             path: "Sources/CZlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        .systemLibrary(
+            name: "CPNG",
+            path: "Sources/CPNG",
+            pkgConfig: "libpng",
+            providers: [.apt(["libpng-dev"])]
+        ),
+        .systemLibrary(
+            name: "CJPEG",
+            path: "Sources/CJPEG",
+            pkgConfig: "libjpeg",
+            providers: [.apt(["libjpeg62-turbo-dev"])]
+        ),
+        .target(
+            name: "CImageCodec",
+            dependencies: ["CPNG", "CJPEG"],
+            path: "Sources/CImageCodec"
+        ),
         .target(
             name: "SSLData",
-            dependencies: ["SSLTensor", "CZlib"],
+            dependencies: ["SSLTensor", "CZlib", "CImageCodec"],
             path: "Sources/SSLData"
         ),
         .target(

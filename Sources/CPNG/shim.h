@@ -1,0 +1,2 @@
+// The system libpng (Debian's libpng-dev), used to decode and write PNG images.
+#include <png.h>
