@@ -4,6 +4,7 @@ import Foundation
 //   swift build -c release && .build/release/ssl-bench gemm
 //   .build/release/ssl-bench conv
 //   .build/release/ssl-bench data
+//   .build/release/ssl-bench decode
 //
 // Each case is warmed up, then repeated until at least `minimumSeconds` have passed (and at
 // least 5 times); the best repetition is reported, since this shared 2-core machine is noisy.
@@ -21,6 +22,7 @@ let usage = """
       conv   conv2d forward and backward GFLOP/s on the ConvNet shapes (batch 512)
       data   views/s of the SimCLR augmentation through the DataLoader (2 workers, batch 256)
       step [case…]  one SimCLR/BYOL training step (simclr-mlp, simclr-convnet, byol-mlp, byol-convnet)
+      decode images/s of ImageFolder loading 500×375 JPEG and PNG files at 96×96 (all cores)
       knn [N D]  exact 5-nearest-neighbour search of N embeddings of D (100 000 × 512), as ssl-embed runs it
     """
 
@@ -100,6 +102,13 @@ switch arguments.first {
 case "gemm": benchmarkGEMM()
 case "conv": benchmarkConvolution()
 case "data": benchmarkData()
+case "decode":
+    do {
+        try benchmarkDecode()
+    } catch {
+        FileHandle.standardError.write(Data("ssl-bench decode: \(error)\n".utf8))
+        exit(1)
+    }
 case "step":
     do {
         try benchmarkTrainingSteps(cases: Array(arguments.dropFirst()))
