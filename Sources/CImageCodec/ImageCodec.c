@@ -137,6 +137,11 @@ __attribute__((noinline)) static int png_decode_run(png_decode_context *context,
     if (setjmp(png_jmpbuf(png))) return context->failure.code;
 
     png_set_read_fn(png, &context->reader, png_read_from_memory);
+#if defined(PNG_IGNORE_ADLER32) && defined(PNG_SET_OPTION_SUPPORTED)
+    // Each IDAT chunk's CRC already covers the compressed bytes; zlib's Adler-32 over the
+    // inflated bytes would cost another 6-13% of the decode for nothing more.
+    png_set_option(png, PNG_IGNORE_ADLER32, PNG_OPTION_ON);
+#endif
     png_read_info(png, info);
     png_uint_32 width = 0, height = 0;
     int bit_depth = 0, color_type = 0, interlace = 0;
