@@ -26,6 +26,7 @@ let package = Package(
         .executable(name: "ssl-bench", targets: ["SSLBench"]),
         .executable(name: "simclr", targets: ["simclr"]),
         .executable(name: "byol", targets: ["byol"]),
+        .executable(name: "ssl-embed", targets: ["SSLEmbed"]),
     ],
     targets: [
         .target(
@@ -110,6 +111,11 @@ let package = Package(
             path: "Recipes/BYOL"
         ),
         .executableTarget(
+            name: "SSLEmbed",
+            dependencies: ["SelfSupervised", "SSLRecipes"],
+            path: "Recipes/Embed"
+        ),
+        .executableTarget(
             name: "SSLBench",
             dependencies: ["SSLTensor", "SSLNN", "SSLOptim", "SSLTraining", "SSLMethods", "SSLData"],
             path: "Benchmarks/SSLBench"
@@ -144,7 +150,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RecipeSmokeTests",
-            dependencies: ["simclr", "byol", "SelfSupervised", "SSLRecipes"],
+            dependencies: ["simclr", "byol", "SSLEmbed", "SelfSupervised", "SSLRecipes"],
             path: "Tests/RecipeSmokeTests"
         ),
         // Spawned by the checkpoint kill test (SIGKILL while writing).
