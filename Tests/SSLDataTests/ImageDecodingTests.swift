@@ -148,6 +148,19 @@ final class ImageDecodingTests: XCTestCase {
         }
     }
 
+    func testEXIFOrientationAppliesToCMYKJPEGsToo() throws {
+        // Inverted CMYK of the grey quadrants: (255 − level) removed by K alone, stored inverted.
+        let cmyk = ImageFixtures.quadrants(channels: 1).flatMap { level -> [UInt8] in [255, 255, 255, level] }
+        let bytes = try ImageEncoder.jpeg(pixels: cmyk, width: 32, height: 16, components: 4, quality: 95,
+                                          app1: ImageFixtures.exifBlock(orientation: 6, bigEndian: true))
+        let picture = try ImageDecoder.decode(bytes, channels: 3)
+        XCTAssertEqual([picture.width, picture.height], [16, 32])
+        let levels = ImageFixtures.quadrantLevels
+        for (x, y, level) in [(4, 8, levels[2]), (12, 8, levels[0]), (4, 24, levels[3]), (12, 24, levels[1])] {
+            XCTAssertLessThanOrEqual(abs(Int(picture[x: x, y: y, channel: 1]) - Int(level)), 4, "(\(x), \(y))")
+        }
+    }
+
     func testEXIFParserReadsBothByteOrdersAndRejectsMalformedBlocks() {
         for orientation in 1...8 {
             for bigEndian in [false, true] {

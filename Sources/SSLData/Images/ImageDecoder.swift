@@ -153,8 +153,19 @@ public enum ImageDecoder {
             return try body(PixelView(pixels: pixels, width: width, height: height, channels: channels))
         }
         if orientation != .normal {
-            let source = converted.isEmpty ? Array(UnsafeBufferPointer(start: pixels, count: width * height * channels)) : converted
-            converted = DecodedImage(width: width, height: height, channels: channels, pixels: source).oriented(orientation).pixels
+            let unturned = converted, count = width * height * channels
+            converted = [UInt8](unsafeUninitializedCapacity: count) { output, initialized in
+                guard let target = output.baseAddress else { return }
+                if unturned.isEmpty {
+                    orientation.apply(source: pixels, width: width, height: height, channels: channels, into: target)
+                } else {
+                    unturned.withUnsafeBufferPointer { source in
+                        guard let base = source.baseAddress else { return }
+                        orientation.apply(source: base, width: width, height: height, channels: channels, into: target)
+                    }
+                }
+                initialized = count
+            }
         }
         let (finalWidth, finalHeight) = orientation.swapsSides ? (height, width) : (width, height)
         return try converted.withUnsafeBufferPointer { buffer in
