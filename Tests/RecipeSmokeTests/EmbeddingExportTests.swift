@@ -17,7 +17,8 @@ final class EmbeddingExportTests: XCTestCase {
         let rows: [[Float]] = [[1, 0, 0, 0], [0.999, 0.02, 0, 0], [0.98, 0.1, 0.1, 0], [0, 1, 0, 0], [0.01, 0.998, 0, 0.03], [0, 0, -1, 1]]
         let paths = ["a/cat 1.png", "a/cat,2.png", "a/cat3.png", "b/dog1.jpg", "b/\"dog\"2.jpg", "b/stray.jpg"]
         return EmbeddingExport.Facts(features: Tensor(rows.flatMap { $0 }).reshape([6, 4]), paths: paths, labels: [0, 0, 0, 1, 1, 1],
-                                     classNames: ["cat", "dog"], neighbours: 2, duplicateThreshold: 0.99, outlierCount: 2)
+                                     classNames: ["cat", "dog"], neighbours: 2, duplicateThreshold: 0.99, outlierCount: 2,
+                                     centred: false)
     }
 
     func testTheFilesHoldTheEmbeddingsPathsNeighboursDuplicatesAndOutliers() throws {
@@ -41,6 +42,20 @@ final class EmbeddingExportTests: XCTestCase {
         let table = try String(contentsOfFile: directory + "/embeddings.csv", encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(table[0], "path,label,class,map_x,map_y")
         XCTAssertTrue(table[4].hasPrefix("b/dog1.jpg,1,dog,"), String(table[4]))
+    }
+
+    func testTheSearchComparesCentredEmbeddingsByDefault() {
+        // Two directions sharing a large common component: raw cosines all near 1, centred they split.
+        let rows: [[Float]] = [[10, 1, 0], [10, 1.1, 0], [10, 0, 1], [10, 0, 1.1]]
+        let features = Tensor(rows.flatMap { $0 }).reshape([4, 3])
+        let paths = ["a", "b", "c", "d"]
+        let raw = EmbeddingExport.Facts(features: features, paths: paths, labels: nil, classNames: [], neighbours: 1,
+                                        duplicateThreshold: 0.95, outlierCount: 0, centred: false)
+        XCTAssertEqual(raw.duplicateGroups, [[0, 1, 2, 3]], "raw cosines chain everything")
+        let centred = EmbeddingExport.Facts(features: features, paths: paths, labels: nil, classNames: [], neighbours: 1,
+                                            duplicateThreshold: 0.95, outlierCount: 0)
+        XCTAssertTrue(centred.centred)
+        XCTAssertEqual(centred.duplicateGroups, [[0, 1], [2, 3]])
     }
 
     func testTheGalleryIsOnePageWithEverySection() throws {
