@@ -5,7 +5,7 @@ import SSLTraining
 /// dependencies). Unknown or malformed options print a one-line error and the usage and exit
 /// with status 2; `--help` prints the usage and exits 0.
 public struct RecipeOptions: Sendable {
-    public enum Method: String, Sendable { case simclr, byol }
+    public enum Method: String, Sendable { case simclr, byol, vicreg, barlowtwins }
 
     public var method: Method
     public var dataset: String?          // nil: Fashion-MNIST when installed, else builtin
@@ -23,6 +23,19 @@ public struct RecipeOptions: Sendable {
     public var temperature: Float = 0.2
     public var emaBase: Float = 0.99
     public var emaFinal: Float = 1.0
+    /// VICReg's loss weights (the official `sim_coeff`, `std_coeff`, `cov_coeff`).
+    public var invarianceWeight: Float = 25
+    public var varianceWeight: Float = 25
+    public var covarianceWeight: Float = 1
+    /// Barlow Twins' weight of the off-diagonal terms.
+    public var lambda: Float = 5e-3
+    /// `--dataset folder`: the side images are resized and cropped to (default 64), their
+    /// channels (default 3), the held-out fraction evaluated on (default 0.1), and whether bad
+    /// files are skipped.
+    public var imageSize: Int?
+    public var channels: Int?
+    public var validationFraction = 0.1
+    public var skipBadFiles = false
     public var trainSamples: Int?
     public var testSamples: Int?
     public var progressBar = true
@@ -38,10 +51,16 @@ public struct RecipeOptions: Sendable {
     public static func usage(_ method: Method) -> String {
         var text = """
             usage: \(method.rawValue) [options]
-              --dataset builtin|fashion-mnist|mnist|cifar10   (default: fashion-mnist when installed, else builtin)
-              --data-dir PATH        where the dataset files are (default for fashion-mnist: /usr/share/datasets/fashion-mnist)
+              --dataset builtin|fashion-mnist|mnist|cifar10|folder   (default: fashion-mnist when installed, else builtin)
+              --data-dir PATH        where the dataset files are (default for fashion-mnist: /usr/share/datasets/fashion-mnist;
+                                     for folder: a folder of .png/.jpg images, sub-folders as classes)
+              --image-size N         folder: shorter side resized to N, then centre-cropped to N×N (default 64)
+              --channels 1|3         folder: grey or RGB (default 3)
+              --val-fraction X       folder: the share of images held out for evaluation, seeded (default 0.1)
+              --skip-bad-files       folder: leave out files that cannot be decoded (default: stop naming the file)
               --backbone mlp|convnet|resnet18   (default convnet)
-              --epochs N             (default: 1 on fashion-mnist/mnist/cifar10, 2 on builtin)
+              --epochs N             (default: 1 on fashion-mnist/mnist/cifar10, 2 on builtin; 0: no training, the
+                                     final lines evaluate the encoder at initialisation)
               --batch-size N         images per batch, not views (default 256)
               --lr X                 learning rate (default 2e-3)
               --weight-decay X       (default 1e-4)
@@ -60,6 +79,11 @@ public struct RecipeOptions: Sendable {
         switch method {
         case .simclr: text += "\n  --temperature X        NT-Xent temperature (default 0.2)"
         case .byol: text += "\n  --ema-base X           EMA coefficient at the first step (default 0.99)\n  --ema-final X          EMA coefficient at the last step (default 1.0)"
+        case .vicreg:
+            text += "\n  --invariance-weight X  weight of the invariance term (sim_coeff, default 25)"
+            text += "\n  --variance-weight X    weight of the variance term (std_coeff, default 25)"
+            text += "\n  --covariance-weight X  weight of the covariance term (cov_coeff, default 1)"
+        case .barlowtwins: text += "\n  --lambda X             weight of the off-diagonal terms (default 5e-3)"
         }
         return text + "\n  -h, --help             this text"
     }
@@ -120,10 +144,19 @@ public struct RecipeOptions: Sendable {
             let argument = arguments[index]
             switch argument {
             case "-h", "--help": throw OptionError.help
-            case "--dataset": options.dataset = try choice(argument, ["builtin", "fashion-mnist", "mnist", "cifar10"])
+            case "--dataset": options.dataset = try choice(argument, ["builtin", "fashion-mnist", "mnist", "cifar10", "folder"])
+            case "--image-size": options.imageSize = try integer(argument, minimum: 8)
+            case "--channels": options.channels = Int(try choice(argument, ["1", "3"]))
+            case "--skip-bad-files": options.skipBadFiles = true
+            case "--val-fraction":
+                let text = try value(argument)
+                guard let fraction = Double(text), fraction > 0, fraction < 1 else {
+                    throw OptionError.invalid(argument, text, "a fraction between 0 and 1")
+                }
+                options.validationFraction = fraction
             case "--data-dir": options.dataDirectory = try value(argument)
             case "--backbone": options.backbone = try choice(argument, ["mlp", "convnet", "resnet18"])
-            case "--epochs": options.epochs = try integer(argument)
+            case "--epochs": options.epochs = try integer(argument, minimum: 0)
             case "--batch-size": options.batchSize = try integer(argument, minimum: 2)
             case "--lr": options.learningRate = try real(argument)
             case "--weight-decay": options.weightDecay = try real(argument)
@@ -144,6 +177,10 @@ public struct RecipeOptions: Sendable {
                 guard options.temperature > 0 else { throw OptionError.invalid(argument, "0", "a positive number") }
             case "--ema-base" where method == .byol: options.emaBase = try real(argument)
             case "--ema-final" where method == .byol: options.emaFinal = try real(argument)
+            case "--invariance-weight" where method == .vicreg: options.invarianceWeight = try real(argument)
+            case "--variance-weight" where method == .vicreg: options.varianceWeight = try real(argument)
+            case "--covariance-weight" where method == .vicreg: options.covarianceWeight = try real(argument)
+            case "--lambda" where method == .barlowtwins: options.lambda = try real(argument)
             default: throw OptionError.unknown(argument)
             }
             index += 1

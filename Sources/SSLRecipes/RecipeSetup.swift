@@ -9,8 +9,10 @@ import SSLTraining
 ///
 /// Augmentations (each view): random resized crop to the image size (scale 0.3–1, ratio
 /// 3/4–4/3), horizontal flip p 0.5, brightness ±0.4 and contrast 0.6–1.4 applied with p 0.8,
-/// then normalisation (Fashion-MNIST: mean 0.2860, std 0.3530). Evaluation uses the
-/// un-augmented, normalised images.
+/// then normalisation (Fashion-MNIST: mean 0.2860, std 0.3530). On an image folder, as
+/// SimCLR on real photos: colour jitter with saturation 0.4 and hue 0.1 (RGB), grey with p 0.2
+/// (RGB), and a Gaussian blur with p 0.5 whose kernel is about 10% of the side. Evaluation uses
+/// the un-augmented, normalised images.
 public struct RecipeSetup {
     public let datasetName: String
     public let train: InMemoryImageDataset
@@ -24,7 +26,10 @@ public struct RecipeSetup {
 
     public var classCount: Int { Swift.max(train.classCount, test.classCount) }
     /// The classes' names, as the report's and the embedding map's legends show them.
-    public var classNames: [String] { Self.classNames(dataset: datasetName, count: classCount) }
+    public var classNames: [String] { folderClassNames ?? Self.classNames(dataset: datasetName, count: classCount) }
+    /// Whether the images have class labels (an unlabelled folder has none: no kNN or probe).
+    public let isLabelled: Bool
+    private let folderClassNames: [String]?
 
     /// Fashion-MNIST's and CIFAR-10's class names; "class i" for the others.
     static func classNames(dataset: String, count: Int) -> [String] {
@@ -60,7 +65,12 @@ public struct RecipeSetup {
         }
         var train: InMemoryImageDataset, test: InMemoryImageDataset
         var mean: [Float], std: [Float]
+        var labelled = true, names: [String]?
         switch dataset {
+        case "folder":
+            let folder = try Self.loadFolder(options)
+            (train, test, labelled, names) = (folder.train, folder.test, folder.isLabelled, folder.classNames)
+            (mean, std) = Self.statistics(of: train)
         case "fashion-mnist":
             train = try FashionMNIST.load(split: .train, directory: options.dataDirectory)
             test = try FashionMNIST.load(split: .test, directory: options.dataDirectory)
@@ -88,16 +98,13 @@ public struct RecipeSetup {
         if let limit = options.trainSamples { train = train.prefix(Swift.min(limit, train.count)) }
         if let limit = options.testSamples { test = test.prefix(Swift.min(limit, test.count)) }
         self.datasetName = dataset
+        self.isLabelled = labelled
+        self.folderClassNames = names
         self.normalization = (mean, std)
         self.train = train
         self.test = test
-        let size = train.height
-        let view = Compose([
-            RandomResizedCrop(size: size, scale: 0.3...1),
-            RandomHorizontalFlip(p: 0.5),
-            RandomApply([ColorJitter(brightness: 0.4, contrast: 0.4)], p: 0.8),
-            Normalize(mean: mean, std: std),
-        ])
+        let view = Self.augmentation(size: train.height, channels: train.channels, photographic: dataset == "folder",
+                                     mean: mean, std: std)
         let plain = MultiViewTransform([Normalize(mean: mean, std: std)])
         let batchSize = Swift.min(options.batchSize, train.count)
         trainLoader = DataLoader(train, batchSize: batchSize, views: MultiViewTransform(view, count: 2), shuffle: true,
@@ -108,6 +115,24 @@ public struct RecipeSetup {
                                            seed: options.seed, workers: options.workers)
         testEvaluationLoader = validationLoader
         epochs = options.epochs ?? (dataset == "builtin" ? 2 : 1)
+    }
+
+    /// One view's augmentation: the reference settings, plus, for photographs (an image
+    /// folder), saturation and hue jitter and grey (RGB) and a blur about 10% of the side.
+    static func augmentation(size: Int, channels: Int, photographic: Bool, mean: [Float], std: [Float]) -> Compose {
+        var steps: [ImageTransform] = [RandomResizedCrop(size: size, scale: 0.3...1), RandomHorizontalFlip(p: 0.5)]
+        if photographic && channels == 3 {
+            steps.append(RandomApply([ColorJitter(brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.1)], p: 0.8))
+            steps.append(RandomGrayscale(p: 0.2))
+        } else {
+            steps.append(RandomApply([ColorJitter(brightness: 0.4, contrast: 0.4)], p: 0.8))
+        }
+        if photographic {
+            let kernel = Swift.max(3, (size / 10) | 1)    // odd, about a tenth of the side
+            steps.append(GaussianBlur(kernelSize: kernel, sigma: 0.1...2.0, p: 0.5))
+        }
+        steps.append(Normalize(mean: mean, std: std))
+        return Compose(steps)
     }
 
     /// Throws when the two splits' images differ in channels, height or width (a reshaped or
@@ -148,7 +173,7 @@ public struct RecipeSetup {
             let backbone = MLPBackbone(inputSize: channels * height * width, hiddenSizes: [1024, 1024])
             return (backbone, backbone.outputFeatures)
         case "resnet18":
-            let backbone = ResNet18(inputChannels: channels)
+            let backbone = ResNet18(inputChannels: channels, stem: .forImages(side: Swift.min(height, width)))
             return (backbone, backbone.outputFeatures)
         default:
             let backbone = ConvNet(channels: [32, 64, 128], inputChannels: channels)
@@ -160,9 +185,11 @@ public struct RecipeSetup {
     /// not on a terminal), a linear probe, a kNN and RankMe on the validation set, and the
     /// learning rate and throughput.
     public func monitors(features: Int, plainProgressLines: Bool) -> [Callback] {
-        [ProgressBar(forceTerminal: plainProgressLines ? false : nil),
-         OnlineProbe(featureCount: features, classCount: classCount), OnlineKNN(queueLength: 20_000, classCount: classCount),
-         RankMe(), LearningRateMonitor(), ThroughputMonitor()]
+        let probes: [Callback] = isLabelled
+            ? [OnlineProbe(featureCount: features, classCount: classCount), OnlineKNN(queueLength: 20_000, classCount: classCount)]
+            : []
+        return [ProgressBar(forceTerminal: plainProgressLines ? false : nil)] + probes
+            + [RankMe(), LearningRateMonitor(), ThroughputMonitor()]
     }
 
     /// The trainer every recipe runs: the options' epochs, seed, run directory and failure
@@ -182,7 +209,7 @@ public struct RecipeSetup {
                                             std: normalization.std, encoderKey: encoderKey).hyperparameters) { a, _ in a }
         return Trainer(maxEpochs: epochs, seed: options.seed,
                        callbacks: [RunDirectoryAnnouncement()] + monitors(features: features, plainProgressLines: !options.progressBar)
-                           + [checkpoint],
+                           + [FirstBatchViews(), checkpoint],
                        rootDirectory: options.runDirectory, name: name, nonFiniteLoss: options.onNonFiniteLoss,
                        hyperparameters: common.merging(hyperparameters) { _, method in method })
     }
