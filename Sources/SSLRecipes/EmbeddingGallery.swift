@@ -49,7 +49,7 @@ public struct EmbeddingGallery {
             """
         html += "<h1>\(escape(title))</h1>"
         html += "<p class=\"note\">\(facts.paths.count) images, \(facts.features.shape[1])-dimensional embeddings; "
-        html += "\(facts.duplicateGroups.count) near-duplicate groups at cosine ≥ \(String(format: "%.2f", facts.duplicateThreshold))"
+        html += "\(facts.duplicateGroups.count) near-duplicate groups at cosine ≥ \(String(format: "%g", facts.duplicateThreshold))"
         html += facts.search.pairsTruncated ? " (more pairs than were kept)" : ""
         html += facts.centred ? "; similarity is the cosine of the centred embeddings (the folder's mean embedding removed).</p>"
             : "; similarity is the cosine of the embeddings.</p>"
@@ -113,7 +113,7 @@ public struct EmbeddingGallery {
     private func duplicateSection() -> String {
         var html = "<h2>Near-duplicates</h2>"
         guard !facts.duplicateGroups.isEmpty else {
-            return html + "<p class=\"note\">No two images reach cosine \(String(format: "%.2f", facts.duplicateThreshold)).</p>"
+            return html + "<p class=\"note\">No two images reach cosine \(String(format: "%g", facts.duplicateThreshold)).</p>"
         }
         html += "<p class=\"note\">\(facts.duplicateGroups.count) groups (all in duplicates.csv)"
         html += facts.duplicateGroups.count > groupLimit ? "; the \(groupLimit) largest:" : ":" 
