@@ -59,7 +59,7 @@ final class RecipeSmokeTests: XCTestCase {
     func testMalformedOptionsGiveAOneLineErrorTheUsageAndExitCode2() throws {
         let (status, output) = try run("simclr", ["--epochs", "zero"])
         XCTAssertEqual(status, 2)
-        XCTAssertTrue(output.hasPrefix("simclr: invalid value \"zero\" for --epochs (expected an integer ≥ 1)\nusage: simclr"), output)
+        XCTAssertTrue(output.hasPrefix("simclr: invalid value \"zero\" for --epochs (expected an integer ≥ 0)\nusage: simclr"), output)
         let unknown = try run("byol", ["--temperature", "0.5"])
         XCTAssertEqual(unknown.status, 2, "--temperature is SimCLR's")
         XCTAssertTrue(unknown.output.hasPrefix("byol: unknown option --temperature"), unknown.output)
