@@ -9,8 +9,7 @@ import XCTest
 final class EmbedCommandTests: XCTestCase {
     private var directory = ""
     override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("ssl-embed-cli-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        directory = try BuiltExecutable.temporaryDirectory("ssl-embed-cli")
     }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: directory) }
 
@@ -42,20 +41,7 @@ final class EmbedCommandTests: XCTestCase {
     }
 
     private func runEmbed(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("ssl-embed")
-        guard FileManager.default.isExecutableFile(atPath: executable.path) else {
-            throw XCTSkip("ssl-embed was not built next to the test bundle (\(executable.path))")
-        }
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
+        try BuiltExecutable.run("ssl-embed", arguments)
     }
 
     func testEmbedWritesEveryFileAndFindsTheDuplicate() throws {

@@ -7,8 +7,7 @@ import XCTest
 final class FolderRecipeTests: XCTestCase {
     private var directory = ""
     override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("ssl-folder-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        directory = try BuiltExecutable.temporaryDirectory("ssl-folder")
     }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: directory) }
 
@@ -27,20 +26,7 @@ final class FolderRecipeTests: XCTestCase {
     }
 
     private func run(_ name: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(name)
-        guard FileManager.default.isExecutableFile(atPath: executable.path) else {
-            throw XCTSkip("\(name) was not built next to the test bundle (\(executable.path))")
-        }
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
+        try BuiltExecutable.run(name, arguments)
     }
 
     private func train(_ folder: String) throws -> (status: Int32, output: String) {

@@ -8,8 +8,7 @@ import XCTest
 final class RecipeSafetyTests: XCTestCase {
     private var directory = ""
     override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("ssl-recipe-safety-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        directory = try BuiltExecutable.temporaryDirectory("ssl-recipe-safety")
     }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: directory) }
 
@@ -70,21 +69,8 @@ final class RecipeSafetyTests: XCTestCase {
     }
 
     private func runSimCLR(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("simclr")
-        guard FileManager.default.isExecutableFile(atPath: executable.path) else {
-            throw XCTSkip("simclr was not built next to the test bundle (\(executable.path))")
-        }
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = ["--train-samples", "32", "--test-samples", "16", "--epochs", "1", "--batch-size", "16",
-                             "--workers", "1", "--no-progress-bar"] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
+        try BuiltExecutable.run("simclr", ["--train-samples", "32", "--test-samples", "16", "--epochs", "1", "--batch-size", "16",
+                                           "--workers", "1", "--no-progress-bar"] + arguments)
     }
 
     /// Piped output (CI logs, `| tee`): the recipe's first lines come before the progress lines.
