@@ -27,6 +27,8 @@ let package = Package(
         .executable(name: "simclr", targets: ["simclr"]),
         .executable(name: "byol", targets: ["byol"]),
         .executable(name: "ssl-embed", targets: ["SSLEmbed"]),
+        .executable(name: "vicreg", targets: ["vicreg"]),
+        .executable(name: "barlowtwins", targets: ["barlowtwins"]),
     ],
     targets: [
         .target(
@@ -111,6 +113,16 @@ let package = Package(
             path: "Recipes/BYOL"
         ),
         .executableTarget(
+            name: "vicreg",
+            dependencies: ["SelfSupervised", "SSLRecipes"],
+            path: "Recipes/VICReg"
+        ),
+        .executableTarget(
+            name: "barlowtwins",
+            dependencies: ["SelfSupervised", "SSLRecipes"],
+            path: "Recipes/BarlowTwins"
+        ),
+        .executableTarget(
             name: "SSLEmbed",
             dependencies: ["SelfSupervised", "SSLRecipes"],
             path: "Recipes/Embed"
@@ -150,7 +162,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RecipeSmokeTests",
-            dependencies: ["simclr", "byol", "SSLEmbed", "SelfSupervised", "SSLRecipes"],
+            dependencies: ["simclr", "byol", "vicreg", "barlowtwins", "SSLEmbed", "SelfSupervised", "SSLRecipes"],
             path: "Tests/RecipeSmokeTests"
         ),
         // Spawned by the checkpoint kill test (SIGKILL while writing).

@@ -29,14 +29,18 @@ final class RecipeSmokeTests: XCTestCase {
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
-    private func smoke(_ recipe: String, extra: [String] = []) throws {
+    private func smoke(_ recipe: String, extra: [String] = [],
+                       files: [String] = ["metrics.csv", "metrics.jsonl", "hparams.json", "report.html", "encoder.safetensors",
+                                          "checkpoints/last.safetensors"]) throws {
         let (status, output) = try run(recipe, ["--dataset", "builtin", "--train-samples", "64", "--test-samples", "32",
                                                 "--epochs", "1", "--batch-size", "16", "--workers", "1",
                                                 "--run-dir", directory, "--no-progress-bar"] + extra)
         XCTAssertEqual(status, 0, output)
         let lines = output.split(separator: "\n").map(String.init)
-        XCTAssertGreaterThanOrEqual(lines.count, 3, output)
-        let last = Array(lines.suffix(3))
+        XCTAssertGreaterThanOrEqual(lines.count, 5, output)
+        let ranks = Array(lines.suffix(5).prefix(2)), last = Array(lines.suffix(3))
+        XCTAssertTrue(ranks[0].hasPrefix("rankme "), output)
+        XCTAssertTrue(ranks[1].hasPrefix("effective-rank "), output)
         XCTAssertTrue(last[0].hasPrefix("knn-accuracy "), output)
         XCTAssertTrue(last[1].hasPrefix("linear-probe-accuracy "), output)
         XCTAssertTrue(last[2].hasPrefix("wall-seconds "), output)
@@ -44,8 +48,12 @@ final class RecipeSmokeTests: XCTestCase {
             let value = Float(line.split(separator: " ")[1]) ?? -1
             XCTAssertTrue((0...1).contains(value), line)
         }
+        for line in ranks {
+            let value = Float(line.split(separator: " ")[1]) ?? -1
+            XCTAssertGreaterThanOrEqual(value, 1, line)
+        }
         let run = directory + "/\(recipe)/version_0"
-        for file in ["metrics.csv", "metrics.jsonl", "hparams.json", "report.html", "encoder.safetensors", "checkpoints/last.safetensors"] {
+        for file in files {
             XCTAssertTrue(FileManager.default.fileExists(atPath: "\(run)/\(file)"), "\(file) missing from \(run)")
         }
         let report = try String(contentsOfFile: run + "/report.html", encoding: .utf8)
@@ -56,6 +64,18 @@ final class RecipeSmokeTests: XCTestCase {
 
     func testBYOLRecipeRunsEndToEnd() throws { try smoke("byol", extra: ["--ema-base", "0.99", "--backbone", "mlp"]) }
 
+    func testVICRegRecipeRunsEndToEnd() throws {
+        try smoke("vicreg", extra: ["--invariance-weight", "25", "--variance-weight", "25", "--covariance-weight", "1"])
+    }
+
+    func testBarlowTwinsRecipeRunsEndToEnd() throws { try smoke("barlowtwins", extra: ["--lambda", "5e-3", "--backbone", "mlp"]) }
+
+    /// `--epochs 0` trains nothing and evaluates the encoder at initialisation (the learning
+    /// checks' baseline), with the same closing lines, report and exported encoder.
+    func testZeroEpochsEvaluatesTheEncoderAtInitialisation() throws {
+        try smoke("simclr", extra: ["--epochs", "0"], files: ["hparams.json", "report.html", "encoder.safetensors"])
+    }
+
     func testMalformedOptionsGiveAOneLineErrorTheUsageAndExitCode2() throws {
         let (status, output) = try run("simclr", ["--epochs", "zero"])
         XCTAssertEqual(status, 2)
@@ -63,6 +83,11 @@ final class RecipeSmokeTests: XCTestCase {
         let unknown = try run("byol", ["--temperature", "0.5"])
         XCTAssertEqual(unknown.status, 2, "--temperature is SimCLR's")
         XCTAssertTrue(unknown.output.hasPrefix("byol: unknown option --temperature"), unknown.output)
+        for (recipe, option) in [("vicreg", "--lambda"), ("barlowtwins", "--variance-weight"), ("simclr", "--lambda")] {
+            let other = try run(recipe, [option, "1"])
+            XCTAssertEqual(other.status, 2, "\(option) is not \(recipe)'s")
+            XCTAssertTrue(other.output.hasPrefix("\(recipe): unknown option \(option)"), other.output)
+        }
         let help = try run("simclr", ["--help"])
         XCTAssertEqual(help.status, 0)
         XCTAssertTrue(help.output.contains("--backbone mlp|convnet|resnet18"))
