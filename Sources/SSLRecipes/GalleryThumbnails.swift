@@ -19,18 +19,22 @@ public final class GalleryThumbnails {
     /// Image `index` as `data:image/png;base64,…`, or nil if it cannot be encoded.
     public func dataURI(of index: Int) -> String? {
         if let cached = cache[index] { return cached }
-        let (channels, height, width) = (dataset.channels, dataset.height, dataset.width)
-        let plane = height * width, start = index * dataset.imageSize
-        var interleaved = [UInt8](repeating: 0, count: dataset.imageSize)
-        for pixel in 0..<plane {
-            for channel in 0..<channels {
-                interleaved[pixel * channels + channel] = dataset.pixels[start + channel * plane + pixel]
-            }
-        }
-        guard let png = try? ImageEncoder.png(rows: interleaved, width: width, height: height,
-                                              color: channels == 1 ? .grey : .rgb) else { return nil }
-        let uri = "data:image/png;base64," + Data(png).base64EncodedString()
+        let start = index * dataset.imageSize
+        guard let uri = Self.pngDataURI(chw: Array(dataset.pixels[start..<(start + dataset.imageSize)]),
+                                        channels: dataset.channels, height: dataset.height, width: dataset.width) else { return nil }
         cache[index] = uri
         return uri
+    }
+
+    /// CHW bytes (1 or 3 channels) as `data:image/png;base64,…`, encoded by libpng.
+    static func pngDataURI(chw: [UInt8], channels: Int, height: Int, width: Int) -> String? {
+        let plane = height * width
+        var interleaved = [UInt8](repeating: 0, count: chw.count)
+        for pixel in 0..<plane {
+            for channel in 0..<channels { interleaved[pixel * channels + channel] = chw[channel * plane + pixel] }
+        }
+        guard let png = try? ImageEncoder.png(rows: interleaved, width: width, height: height, color: channels == 1 ? .grey : .rgb)
+        else { return nil }
+        return "data:image/png;base64," + Data(png).base64EncodedString()
     }
 }

@@ -97,16 +97,10 @@ public enum RunPictures {
 
     /// An `<img>` of CHW bytes, scaled up without smoothing.
     static func thumbnail(_ chw: [UInt8], channels: Int, height: Int, width: Int) -> String {
-        let plane = height * width
-        var interleaved = [UInt8](repeating: 0, count: chw.count)
-        for pixel in 0..<plane {
-            for channel in 0..<channels { interleaved[pixel * channels + channel] = chw[channel * plane + pixel] }
-        }
-        guard let png = try? ImageEncoder.png(rows: interleaved, width: width, height: height, color: channels == 1 ? .grey : .rgb) else {
+        guard let uri = GalleryThumbnails.pngDataURI(chw: chw, channels: channels, height: height, width: width) else {
             return "<span style=\"display:inline-block;width:64px;height:64px;background:#ddd\"></span>"
         }
-        return "<img style=\"width:64px;height:64px;image-rendering:pixelated\" alt=\"\" src=\"data:image/png;base64,"
-            + Data(png).base64EncodedString() + "\">"
+        return "<img style=\"width:64px;height:64px;image-rendering:pixelated\" alt=\"\" src=\"\(uri)\">"
     }
 
     /// A normalised `[C, H, W]` view back to bytes: x·std + mean, clamped to [0, 1], × 255.
