@@ -35,6 +35,8 @@ public struct RecipeOptions: Sendable {
     public var imageSize: Int?
     public var channels: Int?
     public var validationFraction = 0.1
+    /// `--val-dir`: a second folder evaluated on instead of a held-out share of `--data-dir`.
+    public var validationDirectory: String?
     public var skipBadFiles = false
     public var trainSamples: Int?
     public var testSamples: Int?
@@ -57,6 +59,7 @@ public struct RecipeOptions: Sendable {
               --image-size N         folder: shorter side resized to N, then centre-cropped to N×N (default 64)
               --channels 1|3         folder: grey or RGB (default 3)
               --val-fraction X       folder: the share of images held out for evaluation, seeded (default 0.1)
+              --val-dir PATH         folder: evaluate on this folder instead (same class sub-folders); nothing held out
               --skip-bad-files       folder: leave out files that cannot be decoded (default: stop naming the file)
               --backbone mlp|convnet|resnet18   (default convnet)
               --epochs N             (default: 1 on fashion-mnist/mnist/cifar10, 2 on builtin; 0: no training, the
@@ -155,6 +158,7 @@ public struct RecipeOptions: Sendable {
                 }
                 options.validationFraction = fraction
             case "--data-dir": options.dataDirectory = try value(argument)
+            case "--val-dir": options.validationDirectory = try value(argument)
             case "--backbone": options.backbone = try choice(argument, ["mlp", "convnet", "resnet18"])
             case "--epochs": options.epochs = try integer(argument, minimum: 0)
             case "--batch-size": options.batchSize = try integer(argument, minimum: 2)

@@ -66,6 +66,21 @@ final class FolderRecipeTests: XCTestCase {
         XCTAssertTrue(output.contains("effective-rank "), output)
     }
 
+    func testASeparateValidationFolderIsEvaluatedOnAndMustHaveTheSameClasses() throws {
+        let labelled = try makeFolder(labelled: true), flat = try makeFolder(labelled: false)
+        let common = ["--dataset", "folder", "--data-dir", labelled, "--image-size", "16", "--channels", "1", "--epochs", "1",
+                      "--batch-size", "8", "--workers", "1", "--run-dir", directory + "/runs", "--no-progress-bar"]
+        let (status, output) = try run("simclr", common + ["--val-dir", labelled])
+        XCTAssertEqual(status, 0, output)
+        XCTAssertEqual(output.components(separatedBy: "dataset: labelled: 40 images in 2 classes").count, 3,
+                       "both folders decoded in full, nothing held out: \(output)")
+        XCTAssertTrue(output.contains("knn-accuracy "), output)
+
+        let mismatch = try run("simclr", common + ["--val-dir", flat])
+        XCTAssertEqual(mismatch.status, 1, mismatch.output)
+        XCTAssertTrue(mismatch.output.contains("--val-dir \(flat) must hold images in the same class sub-folders"), mismatch.output)
+    }
+
     func testAFolderOptionWithoutADirectoryIsAClearError() throws {
         let (status, output) = try run("simclr", ["--dataset", "folder"])
         XCTAssertEqual(status, 1)
