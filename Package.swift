@@ -1,4 +1,4 @@
-// swift-tools-version: 6.0
+// swift-tools-version: 6.1
 //
 // SelfSupervised: a dependency-free Swift framework for self-supervised learning.
 //
@@ -10,13 +10,25 @@
 //   SSLTensor     Float32 tensors, reverse-mode autograd, CPU kernels; Batch, BatchSource, foldViews.
 //   SSLNN         Modules, layers, backbones, state dicts and safetensors.
 //   SSLOptim      Optimizers, learning-rate schedules, gradient clipping.
+//   CMPI          Open MPI's mpi.h (Debian's libopenmpi-dev), only with the `MPI` trait.
+//   SSLDistributed  Communicator (rank, world size, collectives) with single-process, in-process
+//                 thread-group and, with `--traits MPI`, Open MPI implementations; differentiable
+//                 collectives, SyncBatchNorm, bucketed gradient all-reduce (SSLTensor, SSLNN).
+//                 Its own layer so the trainer, losses and recipes share one Communicator type
+//                 while SSLTensor/SSLNN stay free of communication.
 //   SSLData       Datasets, readers, image folders, the parallel loader and multi-view augmentations
 //                 (SSLTensor, CZlib, CImageCodec).
-//   SSLTraining   Stage, SSLModule, Trainer, callbacks, metrics, loggers, checkpoints.
+//   SSLTraining   Stage, SSLModule, Trainer (single process or data parallel), callbacks, metrics,
+//                 loggers, checkpoints.
 //   SSLMethods    SSL losses, TeacherStudentModule + EMA callback, online probes, evaluation.
 //   SSLRecipes    Shared option parsing, data set-up and evaluation of the recipe executables.
 //   SelfSupervised  the umbrella library users import.
 // No `unsafeFlags`: the package must stay usable as a versioned dependency.
+//
+// Traits: `MPI` (off by default) links Open MPI for data-parallel training across processes and
+// machines (`swift build -c release --traits MPI`, then `mpirun -np 2 .build/release/simclr`).
+// A trait, not loading libmpi at run time, because mpi.h's types and handles are checked by the
+// compiler and a build without the trait needs no MPI on the machine at all.
 import PackageDescription
 
 let package = Package(
@@ -29,6 +41,9 @@ let package = Package(
         .executable(name: "ssl-embed", targets: ["SSLEmbed"]),
         .executable(name: "vicreg", targets: ["vicreg"]),
         .executable(name: "barlowtwins", targets: ["barlowtwins"]),
+    ],
+    traits: [
+        .trait(name: "MPI", description: "Data-parallel training on Open MPI (needs libopenmpi-dev)."),
     ],
     targets: [
         .target(
@@ -50,14 +65,25 @@ let package = Package(
             dependencies: ["SSLTensor"],
             path: "Sources/SSLOptim"
         ),
+        .systemLibrary(
+            name: "CMPI",
+            path: "Sources/CMPI",
+            pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev"])]
+        ),
+        .target(
+            name: "SSLDistributed",
+            dependencies: ["SSLTensor", "SSLNN", .target(name: "CMPI", condition: .when(traits: ["MPI"]))],
+            path: "Sources/SSLDistributed"
+        ),
         .target(
             name: "SSLTraining",
-            dependencies: ["SSLTensor", "SSLNN", "SSLOptim"],
+            dependencies: ["SSLTensor", "SSLNN", "SSLOptim", "SSLDistributed"],
             path: "Sources/SSLTraining"
         ),
         .target(
             name: "SSLMethods",
-            dependencies: ["SSLTensor", "SSLNN", "SSLOptim", "SSLTraining"],
+            dependencies: ["SSLTensor", "SSLNN", "SSLOptim", "SSLDistributed", "SSLTraining"],
             path: "Sources/SSLMethods"
         ),
         .systemLibrary(
@@ -89,7 +115,7 @@ let package = Package(
         ),
         .target(
             name: "SelfSupervised",
-            dependencies: ["SSLTensor", "SSLNN", "SSLOptim", "SSLTraining", "SSLMethods", "SSLData"],
+            dependencies: ["SSLTensor", "SSLNN", "SSLOptim", "SSLDistributed", "SSLTraining", "SSLMethods", "SSLData"],
             path: "Sources/SelfSupervised"
         ),
         .target(
