@@ -10,6 +10,11 @@ import SSLTensor
 /// let batch = Collation.collate(views: [[a0, b0], [a1, b1]])
 /// let halves = foldViews(batch["image"], sampleIndex: batch[integers: "sample_idx"])
 /// ```
+///
+/// Multi-crop (`collate(views:groups:)`): each group of views is collated as above into its
+/// own keys (`"image"`, `"label"`, `"sample_idx"` for the first group; `"image_local"`,
+/// `"label_local"`, `"sample_idx_local"` for a group "local"; extras likewise), and each group
+/// also gets its view numbers, `"view_idx"`, `"view_idx_local"` (integers, one per row).
 public enum Collation {
     /// Collates `views[v][b]`. Every view list has the same length, every image the same shape
     /// and every sample the same extra keys.
@@ -59,6 +64,35 @@ public enum Collation {
                 }
             }
             batch = batch.merging(Batch([key: stack(values, key: key)]))
+        }
+        return batch
+    }
+
+    /// Collates `views[v][b]` made by `groups` (views numbered across the groups, as
+    /// `MultiViewTransform.transforms`): with one group exactly `collate(views:)`, else each
+    /// group into its own keys with its `"view_idx"` (see the type's notes).
+    ///
+    /// ```swift
+    /// let batch = Collation.collate(views: views, groups: crops.groups)
+    /// let locals = foldViews(batch["image_local"], sampleIndex: batch[integers: "sample_idx_local"])
+    /// ```
+    public static func collate(views: [[Sample]], groups: [MultiViewTransform.Group]) -> Batch {
+        let total = groups.reduce(0) { $0 + $1.transforms.count }
+        precondition(total == views.count,
+                     "Collation.collate: the groups hold \(total) views (\(groups.map { "\"\($0.name)\" \($0.transforms.count)" }.joined(separator: ", "))) but \(views.count) view lists were given")
+        guard groups.count > 1 else { return collate(views: views) }
+        var batch = Batch()
+        var start = 0
+        for group in groups {
+            let range = start..<(start + group.transforms.count)
+            start = range.upperBound
+            let part = collate(views: Array(views[range]))
+            for key in part.keys {
+                guard let value = part.value(key) else { continue }
+                batch = batch.merging(Batch([group.key(key): value]))
+            }
+            let batchSize = views[range.lowerBound].count
+            batch[integers: group.key("view_idx")] = IntTensor(range.flatMap { Array(repeating: $0, count: batchSize) })
         }
         return batch
     }

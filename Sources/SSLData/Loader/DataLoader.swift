@@ -132,6 +132,6 @@ public final class DataLoader: BatchSource, Sendable {
                 collected[view].append(augmented)
             }
         }
-        return Collation.collate(views: collected)
+        return Collation.collate(views: collected, groups: views.groups)
     }
 }
