@@ -105,7 +105,7 @@ do {
     }
     let loader = DataLoader(folder.dataset, batchSize: options.batchSize,
                             views: MultiViewTransform([Normalize(mean: shape.mean, std: shape.std)]), shuffle: false, dropLast: false)
-    let embedded = OfflineEvaluation.extractFeatures(run.encoder, from: loader)
+    let embedded = try OfflineEvaluation.extractFeatures(run.encoder, from: loader)
     let facts = EmbeddingExport.Facts(features: embedded.features, paths: folder.paths,
                                       labels: folder.isLabelled ? embedded.labels : nil, classNames: folder.classNames,
                                       neighbours: options.neighbours, duplicateThreshold: options.duplicateThreshold,

@@ -12,8 +12,8 @@ import SSLTraining
 /// last). With `--epochs 0` these are the numbers of the encoder at initialisation.
 public enum RecipeEvaluation {
     public static func finish(trainer: Trainer, encoder: Module, setup: RecipeSetup, start: Date) throws {
-        let train = OfflineEvaluation.extractFeatures(encoder, from: setup.trainEvaluationLoader)
-        let test = OfflineEvaluation.extractFeatures(encoder, from: setup.testEvaluationLoader)
+        let train = try OfflineEvaluation.extractFeatures(encoder, from: setup.trainEvaluationLoader)
+        let test = try OfflineEvaluation.extractFeatures(encoder, from: setup.testEvaluationLoader)
         // An unlabelled folder has nothing to classify: no kNN or probe.
         let knn = setup.isLabelled ? OfflineEvaluation.knnAccuracy(train: train, test: test, k: 20, temperature: 0.07) : nil
         let linear = setup.isLabelled ? OfflineEvaluation.linearProbeAccuracy(train: train, test: test) : nil

@@ -29,9 +29,9 @@ extension Trainer {
         (module as? LoggingModule)?.currentStage = .predict
         try hook { try $0.onPredictStart(self, module) }
         var outputs: [Batch] = []
-        let iterator = data.batches(epoch: 0, startingAt: 0)
+        let iterator = data.throwingBatches(epoch: 0, startingAt: 0)
         var index = 0
-        while let batch = iterator.next() {
+        while let batch = try iterator.next() {
             let output = try noGrad { try module.forward(batch, stage: .predict) }
             try hook { try $0.onPredictBatchEnd(self, module, outputs: output, batch: batch, batchIndex: index) }
             outputs.append(output)
@@ -63,9 +63,9 @@ extension Trainer {
         try hook { try validating ? $0.onValidationStart(self, module) : $0.onTestStart(self, module) }
         if validating { try hook { try $0.onValidationEpochStart(self, module) } }
         let count = Swift.min(limit ?? data.batchesPerEpoch, data.batchesPerEpoch)
-        let iterator = data.batches(epoch: 0, startingAt: 0)
+        let iterator = data.throwingBatches(epoch: 0, startingAt: 0)
         var index = 0
-        while index < count, let batch = iterator.next() {
+        while index < count, let batch = try iterator.next() {
             if validating { try hook { try $0.onValidationBatchStart(self, module, batch: batch, batchIndex: index) } }
             let output = try noGrad { try module.forward(batch, stage: stage) }
             if validating {

@@ -108,9 +108,9 @@ extension Trainer {
     func runTrainingEpoch(_ module: TrainableModule, train: BatchSource) throws -> Bool {
         try hook { try $0.onTrainEpochStart(self, module) }
         let start = resumePosition.epoch == currentEpoch ? resumePosition.batch : 0
-        let iterator = train.batches(epoch: currentEpoch, startingAt: start)
+        let iterator = train.throwingBatches(epoch: currentEpoch, startingAt: start)
         var index = start
-        while index < trainBatchesPerEpoch, let batch = iterator.next() {
+        while index < trainBatchesPerEpoch, let batch = try iterator.next() {
             batchIndex = index
             try trainingStep(module, batch: batch, index: index)
             index += 1

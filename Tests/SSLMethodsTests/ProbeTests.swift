@@ -156,7 +156,7 @@ final class ProbeTests: XCTestCase {
         XCTAssertLessThan(OfflineEvaluation.knnAccuracy(train: shuffled, test: testFeatures), 0.5)
     }
 
-    func testFeatureExtractionRunsInEvaluationModeWithoutGradientsAndRestoresTheMode() {
+    func testFeatureExtractionRunsInEvaluationModeWithoutGradientsAndRestoresTheMode() throws {
         let encoder = MLP([8, 6, 3], batchNorm: true)
         encoder.train()
         let batches = BatchList(separableBatches(count: 3, size: 10, seed: 7).map { batch in
@@ -165,7 +165,7 @@ final class ProbeTests: XCTestCase {
             return renamed
         })
         let meanBefore = (encoder.layers[1] as? BatchNorm1d)?.runningMean?.scalars
-        let features = OfflineEvaluation.extractFeatures(encoder, from: batches)
+        let features = try OfflineEvaluation.extractFeatures(encoder, from: batches)
         XCTAssertEqual(features.features.shape, [30, 3])
         XCTAssertEqual(features.labels.count, 30)
         XCTAssertFalse(features.features.requiresGrad)

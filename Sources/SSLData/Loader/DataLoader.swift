@@ -16,6 +16,12 @@ import SSLTensor
 /// many threads build them ahead, at most `prefetch` batches ahead of the consumer. Dropping
 /// the iterator stops its threads (they finish the batch in hand) and waits for them.
 ///
+/// A sample that cannot be read (`Dataset.loadSample(at:)` throws: a streamed image file
+/// damaged since its folder was loaded) makes `throwingBatches` throw that error when the
+/// batch holding it is due, after every batch before it; the `Trainer` iterates that way, so
+/// the fit ends with the error. `batches` and `batch(epoch:index:)`, which cannot throw, stop
+/// the program with its message.
+///
 /// ```swift
 /// let augment = Compose([RandomResizedCrop(size: 28), RandomHorizontalFlip()])
 /// let loader = DataLoader(train, batchSize: 256, views: MultiViewTransform([augment, augment]),
@@ -90,31 +96,50 @@ public final class DataLoader: BatchSource, Sendable {
 
     /// Batch `index` of epoch `epoch`, built on the calling thread.
     public func batch(epoch: Int, index: Int) -> Batch {
-        makeBatch(epoch: epoch, index: index, order: order(epoch: epoch))
+        do {
+            return try makeBatch(epoch: epoch, index: index, order: order(epoch: epoch))
+        } catch {
+            preconditionFailure("DataLoader.batch(epoch: \(epoch), index: \(index)): \(error)")
+        }
     }
 
     public func batches(epoch: Int, startingAt start: Int) -> AnyIterator<Batch> {
+        let iterator = throwingBatches(epoch: epoch, startingAt: start)
+        return AnyIterator {
+            do {
+                return try iterator.next()
+            } catch {
+                preconditionFailure("DataLoader.batches(epoch: \(epoch)): \(error) (throwingBatches throws this instead)")
+            }
+        }
+    }
+
+    public func throwingBatches(epoch: Int, startingAt start: Int) -> ThrowingBatchIterator {
         let total = batchesPerEpoch
         precondition(start >= 0 && start <= total,
                      "DataLoader.batches: start \(start) is outside 0...\(total) (batches per epoch)")
         let order = self.order(epoch: epoch)
         if workers == 0 {
             var index = start
-            return AnyIterator { [self] in
+            return ThrowingBatchIterator { [self] in
                 guard index < total else { return nil }
-                defer { index += 1 }
-                return makeBatch(epoch: epoch, index: index, order: order)
+                let current = index
+                index = total  // until the batch is made: nothing follows a failure
+                let batch = try makeBatch(epoch: epoch, index: current, order: order)
+                index = current + 1
+                return batch
             }
         }
         let pipeline = PrefetchPipeline(range: start..<total, workers: workers, window: prefetch,
                                         context: ComputeContext.current, liveThreads: liveThreads) { [self] index in
-            makeBatch(epoch: epoch, index: index, order: order)
+            try makeBatch(epoch: epoch, index: index, order: order)
         }
-        return AnyIterator(PrefetchIterator(pipeline))
+        let iterator = PrefetchIterator(pipeline)
+        return ThrowingBatchIterator { try iterator.next() }
     }
 
     /// Loads, augments and collates batch `index` of an epoch visiting `order`.
-    private func makeBatch(epoch: Int, index: Int, order: [Int]) -> Batch {
+    private func makeBatch(epoch: Int, index: Int, order: [Int]) throws -> Batch {
         let start = index * batchSize
         let end = Swift.min(start + batchSize, order.count)
         precondition(start < end, "DataLoader: batch \(index) is past the end of the epoch (\(batchesPerEpoch) batches)")
@@ -123,7 +148,7 @@ public final class DataLoader: BatchSource, Sendable {
         for v in 0..<viewCount { collected[v].reserveCapacity(end - start) }
         for position in start..<end {
             let sampleIndex = order[position]
-            var sample = dataset.sample(at: sampleIndex)
+            var sample = try dataset.loadSample(at: sampleIndex)
             sample.index = sampleIndex
             for (view, transform) in views.transforms.enumerated() {
                 var generator = MultiViewTransform.generator(seed: seed, epoch: epoch, sampleIndex: sampleIndex, view: view)

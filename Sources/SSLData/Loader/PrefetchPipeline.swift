@@ -8,23 +8,24 @@ import Synchronization
 /// built), which bounds memory. Because a batch depends only on its index, the output is the
 /// same for any number of workers and any scheduling.
 ///
-/// `cancelAndJoin()` stops the workers (they finish the batch in hand) and waits for them to
-/// exit; the iterator that owns the pipeline calls it from its `deinit`.
+/// A batch that fails to build (its `produce` throws) is delivered as that error in its turn;
+/// the pipeline then stops. `cancelAndJoin()` stops the workers (they finish the batch in hand)
+/// and waits for them to exit; the iterator that owns the pipeline calls it from its `deinit`.
 final class PrefetchPipeline: @unchecked Sendable {
     private let condition = NSCondition()
     private var nextToClaim: Int
     private var nextToDeliver: Int
     private let end: Int
     private let window: Int
-    private var ready: [Int: Batch] = [:]
+    private var ready: [Int: Result<Batch, any Error>] = [:]
     private var cancelled = false
     private var running = 0
-    private let produce: @Sendable (Int) -> Batch
+    private let produce: @Sendable (Int) throws -> Batch
 
     /// Starts `workers` threads over batch indices `start..<end`; `liveThreads` counts them
     /// while they run.
     init(range: Range<Int>, workers: Int, window: Int, context: ComputeContext, liveThreads: LiveThreadCounter,
-         produce: @escaping @Sendable (Int) -> Batch) {
+         produce: @escaping @Sendable (Int) throws -> Batch) {
         precondition(workers > 0 && window > 0, "PrefetchPipeline: workers (\(workers)) and window (\(window)) must be positive")
         self.nextToClaim = range.lowerBound
         self.nextToDeliver = range.lowerBound
@@ -57,7 +58,7 @@ final class PrefetchPipeline: @unchecked Sendable {
             let index = nextToClaim
             nextToClaim += 1
             condition.unlock()
-            let batch = produce(index)
+            let batch = Result { try produce(index) }
             condition.lock()
             ready[index] = batch
             condition.broadcast()
@@ -65,16 +66,21 @@ final class PrefetchPipeline: @unchecked Sendable {
         }
     }
 
-    /// The next batch in index order, waiting for it if needed; nil after the last.
-    func next() -> Batch? {
+    /// The next batch in index order, waiting for it if needed; nil after the last; throws
+    /// the error of a batch that failed, after which the workers stop and it returns nil.
+    func next() throws -> Batch? {
         condition.lock()
         defer { condition.unlock() }
         guard nextToDeliver < end, !cancelled else { return nil }
         while ready[nextToDeliver] == nil { condition.wait() }
-        let batch = ready.removeValue(forKey: nextToDeliver)
+        let result = ready.removeValue(forKey: nextToDeliver)
         nextToDeliver += 1
+        if case .failure? = result {
+            cancelled = true  // nothing after a failed batch; the workers exit after the batch in hand
+            ready.removeAll()
+        }
         condition.broadcast()
-        return batch
+        return try result?.get()
     }
 
     /// Stops the workers and waits until every one has exited.
@@ -88,13 +94,13 @@ final class PrefetchPipeline: @unchecked Sendable {
     }
 }
 
-/// The iterator handed out by `DataLoader.batches`: owns a pipeline and stops it when dropped.
-final class PrefetchIterator: IteratorProtocol {
+/// The iterator behind `DataLoader.throwingBatches`: owns a pipeline and stops it when dropped.
+final class PrefetchIterator {
     private let pipeline: PrefetchPipeline
 
     init(_ pipeline: PrefetchPipeline) { self.pipeline = pipeline }
 
-    func next() -> Batch? { pipeline.next() }
+    func next() throws -> Batch? { try pipeline.next() }
 
     deinit { pipeline.cancelAndJoin() }
 }

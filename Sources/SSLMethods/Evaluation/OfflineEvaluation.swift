@@ -8,8 +8,8 @@ import SSLTraining
 /// solo-learn's evaluation of embeddings).
 ///
 /// ```swift
-/// let train = OfflineEvaluation.extractFeatures(encoder, from: trainLoader)
-/// let test = OfflineEvaluation.extractFeatures(encoder, from: testLoader)
+/// let train = try OfflineEvaluation.extractFeatures(encoder, from: trainLoader)
+/// let test = try OfflineEvaluation.extractFeatures(encoder, from: testLoader)
 /// let knn = OfflineEvaluation.knnAccuracy(train: train, test: test)
 /// let linear = OfflineEvaluation.linearProbeAccuracy(train: train, test: test)
 /// ```
@@ -29,16 +29,17 @@ public enum OfflineEvaluation {
 
     /// Runs `encoder` over every batch of `data` (epoch 0, in order) in evaluation mode and
     /// without gradients, restoring the encoder's mode afterwards. Multi-view batches use the
-    /// first view of each sample.
+    /// first view of each sample. Throws when a batch cannot be made (a streamed image file
+    /// damaged since its folder was loaded).
     public static func extractFeatures(_ encoder: Module, from data: BatchSource, inputKey: String = "image",
-                                       labelKey: String = "label") -> Features {
+                                       labelKey: String = "label") throws -> Features {
         let modes = encoder.namedModules().map { ($0.module, $0.module.isTraining) }
         encoder.eval()
         defer { restore(modes) }
         var chunks: [Tensor] = []
         var labels: [Int] = []
-        let iterator = data.batches(epoch: 0, startingAt: 0)
-        while let batch = iterator.next() {
+        let iterator = data.throwingBatches(epoch: 0, startingAt: 0)
+        while let batch = try iterator.next() {
             var images = batch[inputKey]
             var batchLabels = batch[integers: labelKey].scalars
             if let indices = batch.integersIfPresent("sample_idx"), Set(indices.scalars).count < indices.count {
