@@ -18,7 +18,10 @@ import Darwin
 
 let usage = """
     usage: ssl-bench <command>
-      gemm   GFLOP/s of single-precision GEMM on the reference shapes
+    The first line of every command's output names the GEMM kernel family it runs
+    (`kernel avx512`, `kernel avx2` or `kernel portable`; SSL_GEMM_KERNEL=avx2 forces AVX2).
+      peak   the measured single-core FMA peak (GFLOP/s) of that kernel family
+      gemm   GFLOP/s of single-precision GEMM on the reference shapes (after a `peak` line)
       conv   conv2d forward and backward GFLOP/s on the ConvNet shapes (batch 512)
       data   views/s of the SimCLR augmentation through the DataLoader (2 workers, batch 256)
       step [case…]  one SimCLR/BYOL training step (simclr-mlp, simclr-convnet, byol-mlp, byol-convnet)
@@ -48,7 +51,22 @@ func format(_ value: Double) -> String {
     return String(rounded)
 }
 
+/// Prints `peak <kernel> <GFLOP/s per core> per core, <GFLOP/s> on <t> threads` and returns the
+/// all-thread figure, against which the rates that follow read as a fraction.
+@discardableResult
+func printPeak() -> Double {
+    let context = ComputeContext.default
+    let perCore = context.gemmKernel.measuredPeakGFLOPs()
+    let threads = Double(context.threadCount)
+    print("peak \(context.gemmKernel.rawValue) \(format(perCore)) per core, \(format(perCore * threads)) on \(context.threadCount) threads")
+    return perCore * threads
+}
+
+/// `value` as a percentage of `peak`, e.g. `61%`.
+func percent(_ value: Double, of peak: Double) -> String { "\(Int((100 * value / peak).rounded()))%" }
+
 func benchmarkGEMM() {
+    printPeak()
     let cases: [(m: Int, k: Int, n: Int, layout: String)] = [
         (256, 256, 256, "NN"), (1024, 1024, 1024, "NN"), (2048, 2048, 2048, "NN"),
         (512, 784, 1024, "NN"), (512, 1024, 1024, "NN"), (1024, 512, 1024, "TN"), (512, 1024, 784, "NT"),
@@ -75,6 +93,7 @@ func benchmarkConvolution() {
     let cases: [(inChannels: Int, outChannels: Int, size: Int, stride: Int)] = [
         (1, 32, 28, 1), (32, 32, 28, 1), (32, 64, 28, 2), (64, 64, 14, 1), (64, 128, 14, 2), (128, 128, 7, 1),
     ]
+    let peak = printPeak()
     var generator = RandomGenerator(seed: 1)
     for (inChannels, outChannels, size, stride) in cases {
         let x = Tensor.uniform([batch, inChannels, size, size], low: -1, high: 1, generator: &generator).requiringGrad()
@@ -93,12 +112,15 @@ func benchmarkConvolution() {
             let output = x.conv2d(weight: w, stride: stride, padding: 1)
             output.backward(gradient: upstream)
         } - forward
-        print("conv \(inChannels)->\(outChannels) \(size)x\(size) s\(stride) forward \(format(flops / forward / 1e9)) backward \(format(2 * flops / backward / 1e9))")
+        let forwardRate = flops / forward / 1e9, backwardRate = 2 * flops / backward / 1e9
+        print("conv \(inChannels)->\(outChannels) \(size)x\(size) s\(stride) forward \(format(forwardRate)) backward \(format(backwardRate)) (\(percent(forwardRate, of: peak)) \(percent(backwardRate, of: peak)) of peak)")
     }
 }
 
 let arguments = CommandLine.arguments.dropFirst()
+print("kernel \(ComputeContext.default.gemmKernel.rawValue)")
 switch arguments.first {
+case "peak": printPeak()
 case "gemm": benchmarkGEMM()
 case "conv": benchmarkConvolution()
 case "data": benchmarkData()

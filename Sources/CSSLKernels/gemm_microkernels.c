@@ -189,7 +189,62 @@ void ssl_sgemm_kernel_6x16_avx2_gathered(long k, const float *a, const long *a_c
     SSL_ROWS6(SSL_STORE256)
 }
 
+/* Peak loops: independent chains acc = acc·x + y (x just below 1, so the values settle near
+ * y / (1 − x) and never overflow or go subnormal). */
+#define SSL_PEAK_CHAINS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)
+
+__attribute__((target("avx512f")))
+long ssl_fma_peak_avx512(long iterations, float *sink) {
+#define SSL_PEAK_INIT512(i) __m512 acc##i = _mm512_set1_ps(0.001f * (float)(i));
+#define SSL_PEAK_FMA512(i) acc##i = _mm512_fmadd_ps(acc##i, x, y);
+#define SSL_PEAK_SUM512(i) total = _mm512_add_ps(total, acc##i);
+    const __m512 x = _mm512_set1_ps(0.9999999f), y = _mm512_set1_ps(1e-7f);
+    SSL_PEAK_CHAINS(SSL_PEAK_INIT512)
+    for (long i = 0; i < iterations; ++i) {
+        SSL_PEAK_CHAINS(SSL_PEAK_FMA512)
+    }
+    __m512 total = _mm512_setzero_ps();
+    SSL_PEAK_CHAINS(SSL_PEAK_SUM512)
+    *sink = _mm512_reduce_add_ps(total);
+    return iterations * 16 * 16 * 2;
+}
+
+__attribute__((target("avx2,fma")))
+long ssl_fma_peak_avx2(long iterations, float *sink) {
+#define SSL_PEAK_INIT256(i) __m256 acc##i = _mm256_set1_ps(0.001f * (float)(i));
+#define SSL_PEAK_FMA256(i) acc##i = _mm256_fmadd_ps(acc##i, x, y);
+#define SSL_PEAK_SUM256(i) total = _mm256_add_ps(total, acc##i);
+    const __m256 x = _mm256_set1_ps(0.9999999f), y = _mm256_set1_ps(1e-7f);
+    /* 14 chains: with x and y that is all 16 YMM registers. */
+    SSL_PEAK_INIT256(0) SSL_PEAK_INIT256(1) SSL_PEAK_INIT256(2) SSL_PEAK_INIT256(3) SSL_PEAK_INIT256(4)
+    SSL_PEAK_INIT256(5) SSL_PEAK_INIT256(6) SSL_PEAK_INIT256(7) SSL_PEAK_INIT256(8) SSL_PEAK_INIT256(9)
+    SSL_PEAK_INIT256(10) SSL_PEAK_INIT256(11) SSL_PEAK_INIT256(12) SSL_PEAK_INIT256(13)
+    for (long i = 0; i < iterations; ++i) {
+        SSL_PEAK_FMA256(0) SSL_PEAK_FMA256(1) SSL_PEAK_FMA256(2) SSL_PEAK_FMA256(3) SSL_PEAK_FMA256(4)
+        SSL_PEAK_FMA256(5) SSL_PEAK_FMA256(6) SSL_PEAK_FMA256(7) SSL_PEAK_FMA256(8) SSL_PEAK_FMA256(9)
+        SSL_PEAK_FMA256(10) SSL_PEAK_FMA256(11) SSL_PEAK_FMA256(12) SSL_PEAK_FMA256(13)
+    }
+    __m256 total = _mm256_setzero_ps();
+    SSL_PEAK_SUM256(0) SSL_PEAK_SUM256(1) SSL_PEAK_SUM256(2) SSL_PEAK_SUM256(3) SSL_PEAK_SUM256(4)
+    SSL_PEAK_SUM256(5) SSL_PEAK_SUM256(6) SSL_PEAK_SUM256(7) SSL_PEAK_SUM256(8) SSL_PEAK_SUM256(9)
+    SSL_PEAK_SUM256(10) SSL_PEAK_SUM256(11) SSL_PEAK_SUM256(12) SSL_PEAK_SUM256(13)
+    float lanes[8];
+    _mm256_storeu_ps(lanes, total);
+    *sink = lanes[0] + lanes[1] + lanes[2] + lanes[3] + lanes[4] + lanes[5] + lanes[6] + lanes[7];
+    return iterations * 14 * 8 * 2;
+}
+
 #else  // not x86-64
+
+long ssl_fma_peak_avx512(long iterations, float *sink) {
+    (void)iterations; (void)sink;
+    __builtin_trap();
+}
+
+long ssl_fma_peak_avx2(long iterations, float *sink) {
+    (void)iterations; (void)sink;
+    __builtin_trap();
+}
 
 int ssl_cpu_features(void) { return 0; }
 
@@ -275,4 +330,24 @@ void ssl_sgemm_kernel_6x16_generic_gathered(long k, const float *a, const long *
         b += 16;
     }
     ssl_store_6x16_generic(acc, c, ldc, alpha, beta);
+}
+
+long ssl_fma_peak_generic(long iterations, float *sink) {
+    /* 12 chains of 4 lanes (one SSE2 / NEON register each, with room for x and y), multiply
+     * then add. Vector extensions keep the chains in registers, where a float array would not. */
+    typedef float ssl_v4 __attribute__((vector_size(16)));
+#define SSL_PEAK_INIT4(i) ssl_v4 acc##i = {0.001f * (float)(i), 0.002f, 0.003f, 0.004f};
+#define SSL_PEAK_STEP4(i) acc##i = acc##i * x + y;
+#define SSL_PEAK_SUM4(i) total += acc##i;
+#define SSL_PEAK_CHAINS12(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+    const ssl_v4 x = {0.9999999f, 0.9999999f, 0.9999999f, 0.9999999f};
+    const ssl_v4 y = {1e-7f, 1e-7f, 1e-7f, 1e-7f};
+    SSL_PEAK_CHAINS12(SSL_PEAK_INIT4)
+    for (long i = 0; i < iterations; ++i) {
+        SSL_PEAK_CHAINS12(SSL_PEAK_STEP4)
+    }
+    ssl_v4 total = {0.0f, 0.0f, 0.0f, 0.0f};
+    SSL_PEAK_CHAINS12(SSL_PEAK_SUM4)
+    *sink = total[0] + total[1] + total[2] + total[3];
+    return iterations * 12 * 4 * 2;
 }

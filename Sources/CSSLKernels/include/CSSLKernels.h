@@ -56,6 +56,17 @@ void ssl_sgemm_kernel_6x16_avx2_gathered(long k, const float *a, const long *a_c
 void ssl_sgemm_kernel_6x16_generic_gathered(long k, const float *a, const long *a_columns, const float *b,
                                             float *c, long ldc, float alpha, float beta);
 
+// FMA peak loops: `iterations` rounds of independent fused multiply-adds on registers only
+// (12 to 16 accumulator chains, enough to cover the FMA latency on two FMA ports), nothing read or
+// written in memory. Each returns the floating-point operations it performed (2 per lane of
+// every FMA) and stores a value that depends on all of them in `*sink`, so the loop is not
+// removed. Timing one gives the single-core FMA peak of a kernel family, against which the
+// GEMM and convolution figures read as a fraction. Same availability rules as the kernels.
+long ssl_fma_peak_avx512(long iterations, float *sink);
+long ssl_fma_peak_avx2(long iterations, float *sink);
+/// The portable loop: multiplies and adds (no FMA in the baseline ISA), 2 operations per lane.
+long ssl_fma_peak_generic(long iterations, float *sink);
+
 #ifdef __cplusplus
 }
 #endif
