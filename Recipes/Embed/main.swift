@@ -103,7 +103,7 @@ do {
         say("skipped \(folder.skippedFiles.count) bad file\(folder.skippedFiles.count == 1 ? "" : "s"), the first: "
             + folder.skippedFiles.prefix(3).map(\.description).joined(separator: "; "))
     }
-    let loader = DataLoader(folder.dataset, batchSize: options.batchSize,
+    let loader = DataLoader(folder.images, batchSize: options.batchSize,
                             views: MultiViewTransform([Normalize(mean: shape.mean, std: shape.std)]), shuffle: false, dropLast: false)
     let embedded = try OfflineEvaluation.extractFeatures(run.encoder, from: loader)
     let facts = EmbeddingExport.Facts(features: embedded.features, paths: folder.paths,
@@ -112,7 +112,7 @@ do {
                                       outlierCount: options.outliers, centred: options.centred)
     let out = options.out ?? (run.directory as NSString).appendingPathComponent("embeddings")
     let written = try EmbeddingExport.write(facts, to: out)
-    let thumbnails = GalleryThumbnails(dataset: folder.dataset)
+    let thumbnails = GalleryThumbnails(dataset: folder.images)
     let title = "\((options.images as NSString).lastPathComponent) — \((run.directory as NSString).lastPathComponent)"
     let gallery = (out as NSString).appendingPathComponent("gallery.html")
     try EmbeddingGallery(facts: facts, title: title) { thumbnails.dataURI(of: $0) }.write(to: gallery)

@@ -492,6 +492,114 @@ int ssl_decode_jpeg(const unsigned char *data, size_t length, int channels, int 
     return code;
 }
 
+// MARK: - Headers only
+
+typedef struct {
+    png_structp png;
+    png_infop info;
+    png_failure failure;
+    png_memory_reader reader;
+    ssl_decoded_image *image;
+} png_header_context;
+
+__attribute__((noinline)) static int png_header_run(png_header_context *context, size_t maximum_pixels) {
+    png_structp png = context->png;
+    png_infop info = context->info;
+    if (setjmp(png_jmpbuf(png))) return context->failure.code;
+
+    png_set_read_fn(png, &context->reader, png_read_from_memory);
+    png_read_info(png, info);  // every chunk up to the first IDAT, CRCs checked as when decoding
+    png_uint_32 width = 0, height = 0;
+    int bit_depth = 0, color_type = 0;
+    png_get_IHDR(png, info, &width, &height, &bit_depth, &color_type, NULL, NULL, NULL);
+    if (width == 0 || height == 0 || (uint64_t)width * height > (uint64_t)maximum_pixels) {
+        snprintf(context->image->message, sizeof context->image->message,
+                 "%u×%u pixels is more than the limit of %zu pixels", (unsigned)width, (unsigned)height, maximum_pixels);
+        return SSL_IMAGE_TOO_LARGE;
+    }
+    context->image->width = (int)width;
+    context->image->height = (int)height;
+    context->image->channels = (int)png_get_channels(png, info);
+    return SSL_IMAGE_OK;
+}
+
+typedef struct {
+    struct jpeg_decompress_struct info;
+    jpeg_failure failure;
+    ssl_decoded_image *image;
+} jpeg_header_context;
+
+__attribute__((noinline)) static int jpeg_header_run(jpeg_header_context *context, const unsigned char *data,
+                                                     size_t length, size_t maximum_pixels) {
+    j_decompress_ptr info = &context->info;
+    ssl_decoded_image *image = context->image;
+    if (setjmp(context->failure.jump)) return context->failure.code;
+
+    jpeg_create_decompress(info);
+    jpeg_mem_src(info, data, (unsigned long)length);
+    jpeg_read_header(info, TRUE);  // the markers up to the first scan; a cut header is JWRN_JPEG_EOF
+    if (info->image_width == 0 || info->image_height == 0 ||
+        (uint64_t)info->image_width * info->image_height > (uint64_t)maximum_pixels) {
+        snprintf(image->message, sizeof image->message, "%u×%u pixels is more than the limit of %zu pixels",
+                 (unsigned)info->image_width, (unsigned)info->image_height, maximum_pixels);
+        return SSL_IMAGE_TOO_LARGE;
+    }
+    switch (info->jpeg_color_space) {
+    case JCS_CMYK:
+    case JCS_YCCK:
+    case JCS_GRAYSCALE:
+    case JCS_YCbCr:
+    case JCS_RGB:
+        break;
+    default:
+        snprintf(image->message, sizeof image->message, "unsupported JPEG colour space %d with %d components",
+                 (int)info->jpeg_color_space, info->num_components);
+        return SSL_IMAGE_UNSUPPORTED;
+    }
+    image->width = (int)info->image_width;
+    image->height = (int)info->image_height;
+    image->channels = info->num_components;
+    return SSL_IMAGE_OK;
+}
+
+int ssl_read_image_header(const unsigned char *data, size_t length, size_t maximum_pixels, ssl_decoded_image *image) {
+    memset(image, 0, sizeof *image);
+    image->scale_denominator = 1;
+    char *message = image->message;
+    size_t capacity = sizeof image->message;
+    int code;
+    if (data != NULL && length >= 8 && png_sig_cmp((png_const_bytep)data, 0, 8) == 0) {
+        png_header_context context;
+        memset(&context, 0, sizeof context);
+        context.failure.message = message;
+        context.failure.capacity = capacity;
+        context.reader.data = data;
+        context.reader.length = length;
+        context.image = image;
+        context.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &context.failure, png_failed, png_warned);
+        if (context.png == NULL) return set_failure(message, capacity, SSL_IMAGE_OUT_OF_MEMORY, "libpng could not start");
+        context.info = png_create_info_struct(context.png);
+        if (context.info == NULL) {
+            png_destroy_read_struct(&context.png, NULL, NULL);
+            return set_failure(message, capacity, SSL_IMAGE_OUT_OF_MEMORY, "libpng could not start");
+        }
+        code = png_header_run(&context, maximum_pixels);
+        png_destroy_read_struct(&context.png, &context.info, NULL);
+    } else if (data != NULL && length >= 3 && data[0] == 0xFF && data[1] == 0xD8) {
+        jpeg_header_context *context = (jpeg_header_context *)calloc(1, sizeof(jpeg_header_context));
+        if (context == NULL) return set_failure(message, capacity, SSL_IMAGE_OUT_OF_MEMORY, "libjpeg could not start");
+        context->image = image;
+        jpeg_install_failure(&context->info.err, &context->failure, message, capacity);
+        code = jpeg_header_run(context, data, length, maximum_pixels);
+        jpeg_destroy_decompress(&context->info);
+        free(context);
+    } else {
+        return set_failure(message, capacity, SSL_IMAGE_CORRUPT, "neither the PNG signature nor the JPEG start-of-image marker");
+    }
+    if (code != SSL_IMAGE_OK) image->width = image->height = image->channels = 0;
+    return code;
+}
+
 // MARK: - JPEG encoding
 
 typedef struct {

@@ -38,6 +38,11 @@ public struct RecipeOptions: Sendable {
     /// `--val-dir`: a second folder evaluated on instead of a held-out share of `--data-dir`.
     public var validationDirectory: String?
     public var skipBadFiles = false
+    /// `--memory-budget GiB`: a folder whose decoded images would take more is streamed (its
+    /// files decoded by the loader's workers each epoch); nil: half the machine's memory.
+    public var memoryBudgetGiB: Double?
+    /// `--stream`: stream the folder whatever its size.
+    public var stream = false
     public var trainSamples: Int?
     public var testSamples: Int?
     public var progressBar = true
@@ -61,6 +66,8 @@ public struct RecipeOptions: Sendable {
               --val-fraction X       folder: the share of images held out for evaluation, seeded (default 0.1)
               --val-dir PATH         folder: evaluate on this folder instead (same class sub-folders); nothing held out
               --skip-bad-files       folder: leave out files that cannot be decoded (default: stop naming the file)
+              --memory-budget GiB    folder: above this decoded size, stream: decode the files every epoch (default: half the memory)
+              --stream               folder: stream the files whatever their decoded size
               --backbone mlp|convnet|resnet18   (default convnet)
               --epochs N             (default: 1 on fashion-mnist/mnist/cifar10, 2 on builtin; 0: no training, the
                                      final lines evaluate the encoder at initialisation)
@@ -151,6 +158,13 @@ public struct RecipeOptions: Sendable {
             case "--image-size": options.imageSize = try integer(argument, minimum: 8)
             case "--channels": options.channels = Int(try choice(argument, ["1", "3"]))
             case "--skip-bad-files": options.skipBadFiles = true
+            case "--stream": options.stream = true
+            case "--memory-budget":
+                let text = try value(argument)
+                guard let gibibytes = Double(text), gibibytes > 0, gibibytes.isFinite else {
+                    throw OptionError.invalid(argument, text, "a positive number of GiB")
+                }
+                options.memoryBudgetGiB = gibibytes
             case "--val-fraction":
                 let text = try value(argument)
                 guard let fraction = Double(text), fraction > 0, fraction < 1 else {

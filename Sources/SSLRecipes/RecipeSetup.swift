@@ -15,8 +15,9 @@ import SSLTraining
 /// the un-augmented, normalised images.
 public struct RecipeSetup {
     public let datasetName: String
-    public let train: InMemoryImageDataset
-    public let test: InMemoryImageDataset
+    /// The images trained on and evaluated on: in memory, or a streamed image folder.
+    public let train: any ImageDataset
+    public let test: any ImageDataset
     public let trainLoader: DataLoader
     public let validationLoader: DataLoader
     /// Un-augmented loaders for feature extraction.
@@ -63,14 +64,14 @@ public struct RecipeSetup {
                 writeLine("dataset: builtin (Fashion-MNIST is not installed: `apt-get install dataset-fashion-mnist`, or --data-dir PATH with its IDX files)")
             }
         }
-        var train: InMemoryImageDataset, test: InMemoryImageDataset
+        var train: any ImageDataset, test: any ImageDataset
         var mean: [Float], std: [Float]
         var labelled = true, names: [String]?
         switch dataset {
         case "folder":
             let folder = try Self.loadFolder(options)
             (train, test, labelled, names) = (folder.train, folder.test, folder.isLabelled, folder.classNames)
-            (mean, std) = Self.statistics(of: train)
+            (mean, std) = try Self.statistics(of: train)
         case "fashion-mnist":
             train = try FashionMNIST.load(split: .train, directory: options.dataDirectory)
             test = try FashionMNIST.load(split: .test, directory: options.dataDirectory)
@@ -92,7 +93,7 @@ public struct RecipeSetup {
         default:
             train = BuiltinShapes.load(split: .train, count: options.trainSamples, seed: options.seed)
             test = BuiltinShapes.load(split: .test, count: options.testSamples, seed: options.seed)
-            (mean, std) = Self.statistics(of: train)
+            (mean, std) = try Self.statistics(of: train)
         }
         try Self.checkSplitsAgree(train: train, test: test)
         if let limit = options.trainSamples { train = train.prefix(Swift.min(limit, train.count)) }
@@ -137,7 +138,7 @@ public struct RecipeSetup {
 
     /// Throws when the two splits' images differ in channels, height or width (a reshaped or
     /// mismatched file would otherwise train on one shape and evaluate on another).
-    static func checkSplitsAgree(train: InMemoryImageDataset, test: InMemoryImageDataset) throws {
+    static func checkSplitsAgree(train: any ImageDataset, test: any ImageDataset) throws {
         let trainShape = [train.channels, train.height, train.width], testShape = [test.channels, test.height, test.width]
         guard trainShape != testShape else { return }
         let differing = zip(["channels", "height", "width"], zip(trainShape, testShape)).filter { $0.1.0 != $0.1.1 }.map(\.0)
@@ -145,17 +146,29 @@ public struct RecipeSetup {
         throw TrainingError.invalidConfiguration("the test split \"\(test.name)\" holds \(shape(testShape)) images (channels×height×width) but the training split \"\(train.name)\" holds \(shape(trainShape)): the \(differing.joined(separator: " and ")) differ\(differing.count == 1 ? "s" : ""); both splits must have one image shape")
     }
 
-    /// Per-channel mean and standard deviation of a dataset's pixels in [0, 1].
-    static func statistics(of dataset: InMemoryImageDataset) -> ([Float], [Float]) {
+    /// Per-channel mean and standard deviation of a dataset's pixels in [0, 1]. A streamed
+    /// folder of more than `streamedStatisticsLimit` images is measured on that many, evenly
+    /// spread (each is decoded for it); every other dataset on all its images.
+    static func statistics(of dataset: any ImageDataset) throws -> ([Float], [Float]) {
         let plane = dataset.height * dataset.width, channels = dataset.channels
         var sums = [Double](repeating: 0, count: channels), squares = [Double](repeating: 0, count: channels)
-        for (index, byte) in dataset.pixels.enumerated() {
-            let channel = (index / plane) % channels
-            let value = Double(byte) / 255
-            sums[channel] += value
-            squares[channel] += value * value
+        func add(_ bytes: some Collection<UInt8>) {
+            for (index, byte) in bytes.enumerated() {
+                let channel = (index / plane) % channels
+                let value = Double(byte) / 255
+                sums[channel] += value
+                squares[channel] += value * value
+            }
         }
-        let count = Double(dataset.pixels.count / channels)
+        var imageCount = dataset.count
+        if let inMemory = dataset as? InMemoryImageDataset {
+            add(inMemory.pixels)
+        } else {
+            let chosen = Self.statisticsSample(count: dataset.count, limit: streamedStatisticsLimit)
+            imageCount = chosen.count
+            try forEachDecoded(dataset, chosen) { add($0) }
+        }
+        let count = Double(imageCount * plane)
         let mean = sums.map { $0 / count }
         let std = zip(squares, mean).map { (($0 / count) - $1 * $1).squareRoot() }
         return (mean.map(Float.init), std.map { Float(Swift.max($0, 1e-3)) })

@@ -55,7 +55,7 @@ public enum RunPictures {
     /// For `queryCount` test images (evenly spread), the `k` most similar training images by
     /// cosine of the embeddings, with the similarity and the class name.
     public static func neighbourRows(train: OfflineEvaluation.Features, test: OfflineEvaluation.Features,
-                                     trainImages: InMemoryImageDataset, testImages: InMemoryImageDataset,
+                                     trainImages: any ImageDataset, testImages: any ImageDataset,
                                      classNames: [String], queryCount: Int = 6, k: Int = 6) -> String {
         let queries = Swift.min(queryCount, test.labels.count)
         guard queries > 0, train.labels.count > 0 else { return "<p>No images to compare.</p>" }
@@ -89,10 +89,9 @@ public enum RunPictures {
             + image + "<figcaption>\(caption.replacingOccurrences(of: "<", with: "&lt;"))</figcaption></figure>"
     }
 
-    private static func thumbnail(_ dataset: InMemoryImageDataset, _ index: Int) -> String {
-        let start = index * dataset.imageSize
-        return thumbnail(Array(dataset.pixels[start..<(start + dataset.imageSize)]), channels: dataset.channels,
-                         height: dataset.height, width: dataset.width)
+    /// Image `index` of a dataset (a grey square when a streamed file cannot be read).
+    private static func thumbnail(_ dataset: any ImageDataset, _ index: Int) -> String {
+        thumbnail((try? dataset.imageBytes(at: index)) ?? [], channels: dataset.channels, height: dataset.height, width: dataset.width)
     }
 
     /// An `<img>` of CHW bytes, scaled up without smoothing.

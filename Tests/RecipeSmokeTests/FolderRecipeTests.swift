@@ -29,10 +29,10 @@ final class FolderRecipeTests: XCTestCase {
         try BuiltExecutable.run(name, arguments)
     }
 
-    private func train(_ folder: String) throws -> (status: Int32, output: String) {
+    private func train(_ folder: String, _ extra: [String] = []) throws -> (status: Int32, output: String) {
         try run("simclr", ["--dataset", "folder", "--data-dir", folder, "--image-size", "24", "--channels", "1",
                            "--val-fraction", "0.25", "--epochs", "1", "--batch-size", "8", "--workers", "1",
-                           "--run-dir", directory + "/runs", "--no-progress-bar", "--temperature", "0.5"])
+                           "--run-dir", directory + "/runs", "--no-progress-bar", "--temperature", "0.5"] + extra)
     }
 
     func testTrainingOnALabelledFolderThenEmbeddingIt() throws {
@@ -79,6 +79,26 @@ final class FolderRecipeTests: XCTestCase {
         let mismatch = try run("simclr", common + ["--val-dir", flat])
         XCTAssertEqual(mismatch.status, 1, mismatch.output)
         XCTAssertTrue(mismatch.output.contains("--val-dir \(flat) must hold images in the same class sub-folders"), mismatch.output)
+    }
+
+    func testATinyMemoryBudgetStreamsTheFolderAndTrainsAsInMemory() throws {
+        let folder = try makeFolder(labelled: true)
+        let memory = try train(folder)
+        let streamed = try train(folder, ["--memory-budget", "0.00001"])   // 10 737 bytes
+        XCTAssertEqual(streamed.status, 0, streamed.output)
+        XCTAssertTrue(streamed.output.contains("dataset: labelled: 40 images in 2 classes (1×24×24, streaming: 23 kB decoded "
+                                               + "would exceed the memory budget of 10 kB)"), streamed.output)
+        func finalLines(_ output: String) -> [String] {
+            output.split(separator: "\n").map(String.init).filter {
+                ["rankme ", "effective-rank ", "knn-accuracy ", "linear-probe-accuracy "].contains(where: $0.hasPrefix)
+            }
+        }
+        XCTAssertEqual(finalLines(streamed.output).count, 4, streamed.output)
+        XCTAssertEqual(finalLines(streamed.output), finalLines(memory.output),
+                       "the same pixels, statistics and seed train the same encoder, streamed or in memory")
+        let invalid = try train(folder, ["--memory-budget", "0"])
+        XCTAssertEqual(invalid.status, 2)
+        XCTAssertTrue(invalid.output.contains("a positive number of GiB"), invalid.output)
     }
 
     func testAFolderOptionWithoutADirectoryIsAClearError() throws {

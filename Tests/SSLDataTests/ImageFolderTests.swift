@@ -234,10 +234,11 @@ final class ImageFolderTests: XCTestCase {
         }
     }
 
-    func testAStoreAboveTheMemoryBudgetIsRefusedBeforeDecoding() throws {
+    func testAnInMemoryStoreAboveTheMemoryBudgetIsRefusedBeforeDecoding() throws {
         try put(try solid([1, 2, 3], width: 4, height: 4), at: "budget/a.png")
         try put([], at: "budget/b.png")  // never reached: the budget is checked first
-        XCTAssertThrowsError(try ImageFolder.load(directory: directory.file("budget"), imageSize: 10, memoryBudget: 599)) { error in
+        XCTAssertThrowsError(try ImageFolder.load(directory: directory.file("budget"), imageSize: 10, storage: .inMemory,
+                                                  memoryBudget: 599)) { error in
             guard let error = error as? DatasetError else { return XCTFail("\(error)") }
             XCTAssertEqual(error.path, directory.file("budget"))
             XCTAssertTrue(error.problem.contains("its 2 images would take 600 B decoded (3×10×10 bytes each), more than the memory budget of 599 B"),

@@ -76,6 +76,14 @@ int ssl_decode_png(const unsigned char *data, size_t length, int channels, size_
 int ssl_decode_jpeg(const unsigned char *data, size_t length, int channels, int minimum_side,
                     size_t maximum_pixels, ssl_decoded_image *image);
 
+/// Reads only the header of a PNG or JPEG held in memory (libpng up to the first image data,
+/// libjpeg up to the first scan) and checks it as the decoders would: a known signature, a
+/// well-formed header, a colour space that can be converted, at most `maximum_pixels` pixels.
+/// Sets `image`'s width, height and channels (the file's own components: 1 to 4) and leaves
+/// its pixels NULL: nothing is decoded. SSL_IMAGE_TRUNCATED when the data ends inside the
+/// header (a caller holding only the start of a file may retry with all of it).
+int ssl_read_image_header(const unsigned char *data, size_t length, size_t maximum_pixels, ssl_decoded_image *image);
+
 /// Releases the buffers of a decoded image (safe on a zeroed or failed one).
 void ssl_image_free(ssl_decoded_image *image);
 

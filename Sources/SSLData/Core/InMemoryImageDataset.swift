@@ -10,7 +10,7 @@ import SSLTensor
 /// let first = data.sample(at: 0)               // image 1×2×2, label 0, index 0
 /// let small = data.subset([1])                 // one image
 /// ```
-public struct InMemoryImageDataset: Dataset {
+public struct InMemoryImageDataset: ImageDataset {
     /// A name for messages and logs (`"fashion-mnist-train"`).
     public let name: String
     /// Channels per image.
@@ -68,6 +68,12 @@ public struct InMemoryImageDataset: Dataset {
             Image(channels: channels, height: height, width: width,
                   bytes: UnsafeBufferPointer(rebasing: buffer[(index * size)..<((index + 1) * size)]))
         }
+    }
+
+    /// The bytes of image `index` (CHW).
+    public func imageBytes(at index: Int) -> [UInt8] {
+        precondition(index >= 0 && index < count, "InMemoryImageDataset(\(name)).imageBytes(at:): index \(index) is outside 0..<\(count)")
+        return Array(pixels[(index * imageSize)..<((index + 1) * imageSize)])
     }
 
     public func sample(at index: Int) -> Sample {
