@@ -197,6 +197,12 @@ let package = Package(
             dependencies: ["SSLTraining", "SSLNN", "SSLTensor"],
             path: "Tests/CheckpointStressWriter"
         ),
+        // Also run under `mpirun` (built with --traits MPI): the MPI* tests skip unless launched by it.
+        .testTarget(
+            name: "SSLDistributedTests",
+            dependencies: ["SSLDistributed", "SSLTraining", "SSLMethods", "SSLData", "SSLNN", "SSLOptim", "SSLTensor", "SSLTestSupport"],
+            path: "Tests/SSLDistributedTests"
+        ),
         .testTarget(
             name: "SSLNNTests",
             dependencies: ["SSLNN", "SSLTensor", "SSLTestSupport"],

@@ -10,8 +10,8 @@ extension Trainer {
     /// (`…/version_n/checkpoints/x`), the configured version, or a newly claimed one; and removes
     /// what killed checkpoint writes left behind.
     func prepareRunDirectory(resumingFrom checkpoint: String?) throws {
-        guard enableLogging || enableCheckpointing else {
-            runDirectory = nil  // nothing is written (fast dev run)
+        guard (enableLogging || enableCheckpointing) && communicator.isRoot else {
+            runDirectory = nil  // nothing is written (fast dev run, or a rank other than 0)
             return
         }
         let runs = RunDirectory(root: rootDirectory, name: name)

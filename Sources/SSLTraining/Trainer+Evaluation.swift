@@ -76,6 +76,7 @@ extension Trainer {
             index += 1
         }
         if validating { try hook { try $0.onValidationEpochEnd(self, module) } }
+        try reduceEpochMetrics()
         let values = collector.takeEpochValues()
         if log {
             try record(values.reported, aliases: values.aliases)

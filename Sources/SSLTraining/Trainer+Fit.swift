@@ -7,11 +7,18 @@ extension Trainer {
     // MARK: - Fit
 
     /// Trains `module` on `train`, validating on `validation` every `checkValEveryNEpochs`
-    /// epochs, optionally resuming from a checkpoint.
+    /// epochs, optionally resuming from a checkpoint. Data parallel (see `TrainingStrategy`),
+    /// every rank calls `fit` with the same arguments and `train` is split over the ranks.
     public func fit(_ module: TrainableModule, train: BatchSource, validation: BatchSource? = nil,
                     resumeFrom: ResumeSource? = nil) throws {
+        try endingJobOnError { try fitOnThisRank(module, train: train, validation: validation, resumeFrom: resumeFrom) }
+    }
+
+    func fitOnThisRank(_ module: TrainableModule, train fullTrain: BatchSource, validation: BatchSource?,
+                       resumeFrom: ResumeSource?) throws {
         guard module.isTrainable else { throw TrainingError.notTrainable }
-        let checkpoint = try resumeFrom.map { try locateCheckpoint($0) }
+        let train = try distributedTrainSource(fullTrain)
+        let checkpoint = try resumeFrom.map { try locateCheckpointEverywhere($0) }
         let loaded = try checkpoint.map { try Checkpoint.read(from: $0) }
         try prepareRunDirectory(resumingFrom: checkpoint)
 
@@ -45,6 +52,9 @@ extension Trainer {
         }
 
         if let loaded, let checkpoint { try restore(loaded, from: checkpoint, into: module) }
+        synchronizeInitialState(module)  // data parallel: rank 0's weights everywhere, fresh or resumed
+        prepareGradientSynchronizer(module)
+        defer { gradientSynchronizer = nil }
         if enableLogging, let runDirectory {
             loggers = [try CSVLogger(directory: runDirectory), JSONLinesLogger(directory: runDirectory)]
             metricsHistory = (loggers.first as? CSVLogger)?.records ?? []
@@ -88,6 +98,7 @@ extension Trainer {
                 module.train()
                 runningStage = .fit
             }
+            try reduceEpochMetrics()
             let epochValues = collector.takeEpochValues()
             try record(epochValues.reported, aliases: epochValues.aliases)
             for configured in module.optimizers where configured.interval == .epoch { try stepScheduler(of: configured) }
@@ -117,6 +128,7 @@ extension Trainer {
             if reachedMaxSteps || (maxTime.map { elapsedSeconds >= $0 } ?? false) {
                 shouldStop = true
             }
+            shouldStop = agreeOnStop(shouldStop)
             if shouldStop { return index >= trainBatchesPerEpoch }
         }
         return true
@@ -128,7 +140,7 @@ extension Trainer {
         let outputs = try module.forward(batch, stage: .fit)
         guard let loss = outputs.tensorIfPresent("loss") else { throw TrainingError.missingLoss(keys: outputs.keys) }
         guard loss.count == 1 else { throw TrainingError.lossNotAScalar(shape: loss.shape) }
-        let value = loss.item()
+        let value = globalLoss(loss.item())
         let isBoundary = (index + 1) % accumulateGradBatches == 0 || index + 1 == trainBatchesPerEpoch
         if !value.isFinite {
             switch nonFiniteLoss {
@@ -143,10 +155,11 @@ extension Trainer {
         }
         let scaled = accumulateGradBatches > 1 ? loss * (1 / Float(accumulateGradBatches)) : loss
         try hook { try $0.onBeforeBackward(self, module, loss: scaled) }
-        if scaled.requiresGrad { scaled.backward() }
+        if scaled.requiresGrad { backward(scaled, synchronizing: isBoundary) }
         try hook { try $0.onAfterBackward(self, module) }
         collector.record("train/loss", value, onStep: true, onEpoch: true, progressBar: true, batchSize: nil)
         if isBoundary {
+            finishGradientSynchronization()
             for configured in module.optimizers {
                 try hook { try $0.onBeforeOptimizerStep(self, module, optimizer: configured) }
                 clipGradients(configured.parameters)

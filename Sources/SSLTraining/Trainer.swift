@@ -1,5 +1,6 @@
 import Foundation
 import SSLNN
+import SSLDistributed
 import SSLOptim
 import SSLTensor
 
@@ -64,6 +65,10 @@ public final class Trainer {
     public let enableCheckpointing: Bool
     public let enableLogging: Bool
     public let nonFiniteLoss: NonFiniteLossPolicy
+    /// One process, or data parallel over a communicator's ranks.
+    public let strategy: TrainingStrategy
+    /// The strategy's communicator (world size 1 for a single process).
+    public let communicator: any Communicator
     /// Callbacks, in the order their hooks run.
     public var callbacks: [Callback]
     /// Extra hyperparameters written to hparams.json and checkpoints.
@@ -108,6 +113,8 @@ public final class Trainer {
     var stepRowPending = false
     var fitStart: Date?
     var priorSeconds = 0.0
+    /// Averages gradients over the ranks in a data-parallel fit.
+    var gradientSynchronizer: GradientSynchronizer?
 
     public init(
         maxEpochs: Int = 1000, maxSteps: Int? = nil, accumulateGradBatches: Int = 1,
@@ -116,7 +123,8 @@ public final class Trainer {
         numSanityValSteps: Int = 2, fastDevRun: Int = 0, seed: UInt64 = 0, maxTime: Double? = nil,
         logEveryNSteps: Int = 50, callbacks: [Callback] = [], rootDirectory: String = "runs", name: String = "default",
         version: Int? = nil, enableProgressBar: Bool = true, enableCheckpointing: Bool = true, enableLogging: Bool = true,
-        nonFiniteLoss: NonFiniteLossPolicy = .stop, hyperparameters: [String: String] = [:]
+        nonFiniteLoss: NonFiniteLossPolicy = .stop, hyperparameters: [String: String] = [:],
+        strategy: TrainingStrategy = .singleProcess
     ) {
         precondition(maxEpochs >= 0, "Trainer: maxEpochs must be non-negative, got \(maxEpochs)")
         precondition(accumulateGradBatches >= 1, "Trainer: accumulateGradBatches must be at least 1, got \(accumulateGradBatches)")
@@ -147,6 +155,8 @@ public final class Trainer {
         self.nonFiniteLoss = nonFiniteLoss
         self.hyperparameters = hyperparameters
         self.generator = RandomGenerator(seed: seed)
+        self.strategy = strategy
+        self.communicator = strategy.communicator
     }
 
     /// Hyperparameters of the trainer itself, as written to hparams.json.
@@ -197,7 +207,9 @@ public final class Trainer {
     ///    `HTMLReportWriter` (with `enableLogging`) and, with `enableCheckpointing`, a
     ///    `ModelCheckpoint`;
     /// 5. every `ModelCheckpoint`, given or automatic, moved to the end, so a checkpoint holds
-    ///    everything its step changed.
+    ///    everything its step changed;
+    /// 6. data parallel, on ranks other than 0: no `ProgressBar`, `HTMLReportWriter` or
+    ///    `ModelCheckpoint` at all (only rank 0 shows progress and writes files).
     ///
     /// To change the order, turn a component's automatic callback off (for example
     /// `TeacherStudentModule(automaticUpdates: false)`) and put its callback where it should run,
@@ -205,6 +217,10 @@ public final class Trainer {
     /// callbacks are made afresh for each loop.
     public func callbackList(for module: TrainableModule) -> [Callback] {
         var result = module.componentCallbacks + callbacks + module.hooks
+        if !communicator.isRoot {  // data parallel: only rank 0 shows progress and writes files
+            result = result.filter { !($0 is ProgressBar || $0 is HTMLReportWriter || $0 is ModelCheckpoint) }
+            return result
+        }
         if enableProgressBar && !result.contains(where: { $0 is ProgressBar }) { result.append(ProgressBar()) }
         if enableLogging && !result.contains(where: { $0 is HTMLReportWriter }) { result.append(HTMLReportWriter()) }
         if enableCheckpointing && !result.contains(where: { $0 is ModelCheckpoint }) { result.append(ModelCheckpoint()) }

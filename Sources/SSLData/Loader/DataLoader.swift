@@ -47,11 +47,16 @@ public final class DataLoader: BatchSource, Sendable {
     public let workers: Int
     /// The most batches built (or being built) ahead of the consumer.
     public let prefetch: Int
+    /// Data-parallel shard: this loader yields part `shardIndex` of `shardCount` equal
+    /// contiguous parts of every batch (see `shard(_:of:)`); (0, 1) when not sharded.
+    public let shardIndex: Int
+    public let shardCount: Int
     private let liveThreads = LiveThreadCounter()
 
     /// A loader producing `views.viewCount` views of every image.
     public init(_ dataset: any Dataset, batchSize: Int, views: MultiViewTransform, shuffle: Bool = true,
-                dropLast: Bool = true, seed: UInt64 = 0, workers: Int = 2, prefetch: Int? = nil) {
+                dropLast: Bool = true, seed: UInt64 = 0, workers: Int = 2, prefetch: Int? = nil,
+                shard: (index: Int, count: Int) = (0, 1)) {
         precondition(batchSize > 0, "DataLoader: batchSize must be positive, got \(batchSize)")
         precondition(workers >= 0, "DataLoader: workers must be 0 or more, got \(workers)")
         precondition((prefetch ?? 1) > 0, "DataLoader: prefetch must be positive, got \(prefetch ?? 0)")
@@ -63,6 +68,10 @@ public final class DataLoader: BatchSource, Sendable {
         self.seed = seed
         self.workers = workers
         self.prefetch = prefetch ?? Swift.max(2, 2 * workers)
+        precondition(shard.count >= 1 && shard.index >= 0 && shard.index < shard.count,
+                     "DataLoader: shard \(shard.index) of \(shard.count) is not a valid shard")
+        shardIndex = shard.index
+        shardCount = shard.count
     }
 
     /// A loader producing one view of every image (`"image"` is `[B, C, H, W]`); the default
@@ -140,9 +149,11 @@ public final class DataLoader: BatchSource, Sendable {
 
     /// Loads, augments and collates batch `index` of an epoch visiting `order`.
     private func makeBatch(epoch: Int, index: Int, order: [Int]) throws -> Batch {
-        let start = index * batchSize
-        let end = Swift.min(start + batchSize, order.count)
-        precondition(start < end, "DataLoader: batch \(index) is past the end of the epoch (\(batchesPerEpoch) batches)")
+        let globalStart = index * batchSize
+        let globalEnd = Swift.min(globalStart + batchSize, order.count)
+        precondition(globalStart < globalEnd, "DataLoader: batch \(index) is past the end of the epoch (\(batchesPerEpoch) batches)")
+        let part = (globalEnd - globalStart) / shardCount
+        let start = globalStart + shardIndex * part, end = start + part
         let viewCount = views.viewCount
         var collected = [[Sample]](repeating: [], count: viewCount)
         for v in 0..<viewCount { collected[v].reserveCapacity(end - start) }

@@ -23,6 +23,9 @@ public class BatchNorm: Module {
     public let runningMean: Tensor?
     public let runningVariance: Tensor?
     public let batchesTracked: Tensor?
+    /// Computes training-mode normalisation over a batch spread across processes; set by
+    /// `SyncBatchNorm.convert` (SSLDistributed), nil for ordinary batch statistics.
+    public var synchronizer: (any BatchNormSynchronizer)?
     /// The input ranks this layer accepts.
     let acceptedRanks: Set<Int>
     let layerName: String
@@ -70,6 +73,9 @@ public class BatchNorm: Module {
         let useBatchStatistics = isTraining || runningMean == nil
         if isTraining, let batchesTracked {
             batchesTracked.withUnsafeMutableElements { $0[0] += 1 }
+        }
+        if isTraining, let synchronizer {
+            return synchronizer.normalize(input, layer: self, applyingReLU: applyingReLU)
         }
         return input.batchNorm(runningMean: runningMean, runningVariance: runningVariance,
                                weight: weight, bias: bias, training: useBatchStatistics,

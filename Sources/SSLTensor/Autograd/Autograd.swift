@@ -41,7 +41,12 @@ extension Tensor {
     ///   - gradient: the gradient of some scalar with respect to this tensor; defaults to 1
     ///     for a one-element tensor and is required otherwise.
     ///   - retainGraph: keep the graph so `backward` can run through it again.
-    public func backward(gradient: Tensor? = nil, retainGraph: Bool = false) {
+    ///   - onLeafGradientReady: called with each leaf that requires grad as soon as the last
+    ///     operation that feeds its gradient has run (its `grad` is final for this pass), in the
+    ///     order backward reaches them: data-parallel training starts a gradient bucket's
+    ///     all-reduce there, while backward goes on.
+    public func backward(gradient: Tensor? = nil, retainGraph: Bool = false,
+                         onLeafGradientReady: ((Tensor) -> Void)? = nil) {
         precondition(requiresGrad,
                      "backward(): tensor of shape \(shape) does not require grad (no leaf in its graph requires grad, or it was computed under noGrad)")
         let seed: Tensor
@@ -57,11 +62,16 @@ extension Tensor {
         noGrad {
             guard let root = gradFn else {
                 accumulateGrad(seed)
+                onLeafGradientReady?(self)
                 return
             }
             let order = Tensor.topologicalOrder(from: root)
+            let readyLeaves = onLeafGradientReady.map { _ in Tensor.leavesByLastUse(in: order) } ?? [:]
             var pendingGradients: [ObjectIdentifier: Tensor] = [ObjectIdentifier(root): seed]
-            for node in order {
+            for (position, node) in order.enumerated() {
+                defer {
+                    if let onLeafGradientReady, let leaves = readyLeaves[position] { leaves.forEach(onLeafGradientReady) }
+                }
                 guard let outputGradient = pendingGradients.removeValue(forKey: ObjectIdentifier(node)) else {
                     continue
                 }
@@ -90,6 +100,20 @@ extension Tensor {
                 if !retainGraph { node.release() }
             }
         }
+    }
+
+    /// The leaves that require grad, keyed by the position in `order` of the last node that
+    /// feeds them (after which their gradient is complete).
+    static func leavesByLastUse(in order: [AutogradNode]) -> [Int: [Tensor]] {
+        var lastUse: [ObjectIdentifier: (position: Int, leaf: Tensor)] = [:]
+        for (position, node) in order.enumerated() {
+            for input in node.inputs where input.requiresGrad && input.gradFn == nil {
+                lastUse[ObjectIdentifier(input)] = (position, input)
+            }
+        }
+        var result: [Int: [Tensor]] = [:]
+        for (_, entry) in lastUse { result[entry.position, default: []].append(entry.leaf) }
+        return result
     }
 
     /// Adds `gradient` into `grad`, copying it first so `grad` never aliases another tensor.

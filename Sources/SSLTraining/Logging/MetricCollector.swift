@@ -4,7 +4,7 @@
 /// (the epoch mean is also available as `name` to monitors).
 final class MetricCollector: LogSink {
     fileprivate(set) var stepValues: [String: Float] = [:]
-    fileprivate(set) var epochSums: [String: (total: Double, weight: Double)] = [:]
+    var epochSums: [String: (total: Double, weight: Double)] = [:]  // set by the data-parallel reduction too
     private(set) var progressBarValues: [String: Float] = [:]
     fileprivate(set) var epochNames: [String: String] = [:]   // aggregate key → key to report
 
