@@ -1,21 +1,25 @@
 #!/usr/bin/env python3
 """The training-step benchmark of `ssl-bench step`, in PyTorch, on identical models.
 
-    python3 Benchmarks/step_pytorch.py [case ...]      # needs torch (CPU), 2 threads
+    python3 Benchmarks/step_pytorch.py [--batch B] [--steps S] [case ...]   # needs torch (CPU), 2 threads
 
-One step: forward of both views as one batch of 2×256 random 1×28×28 images, loss, backward,
-AdamW (lr 1e-3, weight decay 1e-4) step and, for BYOL, the teacher forward and the EMA update of
-parameters and BatchNorm buffers (coefficient 0.996). Median of 7 steps after 2 warm-up steps.
-Prints `step <case> <ms/step> <images/s>` (images count samples, not views).
+One step: forward of both views as one batch of 2×256 random images (1×28×28; 3×32×32 for the
+ResNet-18 cases), loss, backward, AdamW (lr 1e-3, weight decay 1e-4) step and, for BYOL, the
+teacher forward and the EMA update of parameters and BatchNorm buffers (coefficient 0.996).
+Median of 7 steps after 2 warm-up steps. Prints `step <case> <ms/step> <images/s>` (images count
+samples, not views). `--batch` sets the images per view, `--steps` the timed steps. Cases:
+simclr-mlp, simclr-convnet, byol-mlp, byol-convnet (the default), simclr-resnet18, byol-resnet18.
 Models:
   MLP backbone: Flatten, Linear 784→1024, BatchNorm1d, ReLU, Linear 1024→1024, BatchNorm1d, ReLU.
   ConvNet: 3 stages of [Conv3×3 (no bias), BN2d, ReLU, Conv3×3 (no bias), BN2d, ReLU], channels
   32, 64, 128, stride 2 at the first conv of stages 2 and 3, padding 1; global average pool.
+  ResNet-18 with the low-resolution stem (torchvision's, with conv1 a 3×3 stride-1 convolution
+  and no max-pool, as CIFAR ResNets and solo-learn use): 512 features, SSLNN's `ResNet18`.
   Heads: Linear i→h, BatchNorm1d, ReLU, Linear h→o. SimCLR projector f→512→128, NT-Xent (T 0.5).
   BYOL projector f→1024→256, predictor 256→1024→256, loss 2 − 2·cos symmetrised.
 """
+import argparse
 import copy
-import sys
 import time
 
 import torch
@@ -43,6 +47,34 @@ def convnet():
     return nn.Sequential(*layers), 128
 
 
+class BasicBlock(nn.Module):
+    def __init__(self, inputs, outputs, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inputs, outputs, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(outputs)
+        self.conv2 = nn.Conv2d(outputs, outputs, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(outputs)
+        self.downsample = None
+        if stride != 1 or inputs != outputs:
+            self.downsample = nn.Sequential(nn.Conv2d(inputs, outputs, 1, stride, bias=False), nn.BatchNorm2d(outputs))
+
+    def forward(self, x):
+        residual = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+        return F.relu(residual + (x if self.downsample is None else self.downsample(x)))
+
+
+def resnet18():
+    """torchvision's ResNet-18 with the low-resolution stem (3×3 stride-1 conv1, no max-pool)."""
+    layers = [nn.Conv2d(3, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU()]
+    width = 64
+    for index, channels in enumerate([64, 128, 256, 512]):
+        stride = 1 if index == 0 else 2
+        layers += [BasicBlock(width, channels, stride), BasicBlock(channels, channels, 1)]
+        width = channels
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+    return nn.Sequential(*layers), 512
+
+
 def head(i, h, o):
     return nn.Sequential(nn.Linear(i, h), nn.BatchNorm1d(h), nn.ReLU(), nn.Linear(h, o))
 
@@ -60,11 +92,11 @@ def byol_loss(p1, p2, z1, z2):
     return (2 - 2 * F.cosine_similarity(p1, z2, dim=1)).mean() + (2 - 2 * F.cosine_similarity(p2, z1, dim=1)).mean()
 
 
-def simclr_step(backbone, features):
+def simclr_step(backbone, features, image_shape):
     projector = head(features, 512, 128)
     params = list(backbone.parameters()) + list(projector.parameters())
     optimizer = torch.optim.AdamW(params, lr=1e-3, weight_decay=1e-4)
-    images = torch.rand(2 * BATCH, 1, 28, 28)
+    images = torch.rand(2 * BATCH, *image_shape)
 
     def step():
         z = projector(backbone(images))
@@ -75,12 +107,12 @@ def simclr_step(backbone, features):
     return step
 
 
-def byol_step(backbone, features):
+def byol_step(backbone, features, image_shape):
     student = nn.Sequential(backbone, head(features, 1024, 256))
     teacher = copy.deepcopy(student).requires_grad_(False)
     predictor = head(256, 1024, 256)
     optimizer = torch.optim.AdamW(list(student.parameters()) + list(predictor.parameters()), lr=1e-3, weight_decay=1e-4)
-    images = torch.rand(2 * BATCH, 1, 28, 28)
+    images = torch.rand(2 * BATCH, *image_shape)
 
     def step():
         p = predictor(student(images))
@@ -102,17 +134,30 @@ def byol_step(backbone, features):
 
 
 def main():
-    requested = sys.argv[1:]
-    for name in ["simclr-mlp", "simclr-convnet", "byol-mlp", "byol-convnet"]:
-        if requested and name not in requested:
+    global BATCH
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("cases", nargs="*")
+    parser.add_argument("--batch", type=int, default=BATCH, help="images per view (default 256)")
+    parser.add_argument("--steps", type=int, default=7, help="timed steps (default 7)")
+    arguments = parser.parse_args()
+    BATCH = arguments.batch
+    all_cases = ["simclr-mlp", "simclr-convnet", "byol-mlp", "byol-convnet", "simclr-resnet18", "byol-resnet18"]
+    requested = arguments.cases or all_cases[:4]
+    unknown = [case for case in requested if case not in all_cases]
+    if unknown:
+        parser.error(f"unknown case(s) {', '.join(unknown)}; the cases are {', '.join(all_cases)}")
+    for name in all_cases:
+        if name not in requested:
             continue
         method, backbone_name = name.split("-")
-        backbone, features = mlp_backbone() if backbone_name == "mlp" else convnet()
-        step = (simclr_step if method == "simclr" else byol_step)(backbone, features)
+        builders = {"mlp": mlp_backbone, "convnet": convnet, "resnet18": resnet18}
+        backbone, features = builders[backbone_name]()
+        image_shape = (3, 32, 32) if backbone_name == "resnet18" else (1, 28, 28)
+        step = (simclr_step if method == "simclr" else byol_step)(backbone, features, image_shape)
         for _ in range(2):
             step()
         times = []
-        for _ in range(7):
+        for _ in range(arguments.steps):
             start = time.perf_counter()
             step()
             times.append(time.perf_counter() - start)

@@ -5,24 +5,54 @@ import SSLTensor
 import SSLTraining
 
 /// One full training step of SimCLR or BYOL, timed: forward of both views (as one batch of
-/// 2×256 images), loss, backward, AdamW step (lr 1e-3, weight decay 1e-4) and, for BYOL, the
-/// teacher forward and the EMA update of parameters and BatchNorm buffers (coefficient 0.996).
-/// Prints `step <case> <ms/step> <images/s>` (median of 7 steps after 2 warm-up steps; images
-/// count samples, not views). Benchmarks/step_pytorch.py builds the identical models.
-func benchmarkTrainingSteps(cases requested: [String]) throws {
-    let allCases = ["simclr-mlp", "simclr-convnet", "byol-mlp", "byol-convnet"]
-    let batchSize = 256
+/// 2×256 images: 1×28×28, or 3×32×32 for ResNet-18), loss, backward, AdamW step (lr 1e-3,
+/// weight decay 1e-4) and, for BYOL, the teacher forward and the EMA update of parameters and
+/// BatchNorm buffers (coefficient 0.996). Prints `step <case> <ms/step> <images/s>` (median of 7
+/// steps after 2 warm-up steps; images count samples, not views). Benchmarks/step_pytorch.py
+/// builds the identical models.
+///
+/// Arguments: case names (default: the MLP and ConvNet cases), `--batch B` (images per view,
+/// default 256), `--steps S` (timed steps, default 7).
+func benchmarkTrainingSteps(arguments: [String]) throws {
+    let allCases = ["simclr-mlp", "simclr-convnet", "byol-mlp", "byol-convnet", "simclr-resnet18", "byol-resnet18"]
+    var requested: [String] = [], batchSize = 256, steps = 7
+    var remaining = arguments[...]
+    while let argument = remaining.popFirst() {
+        switch argument {
+        case "--batch", "--steps":
+            guard let value = remaining.popFirst().flatMap({ Int($0) }), value > 0 else {
+                throw BenchmarkError.invalidArgument("\(argument) needs a positive integer")
+            }
+            if argument == "--batch" { batchSize = value } else { steps = value }
+        default:
+            guard allCases.contains(argument) else {
+                throw BenchmarkError.invalidArgument("unknown case \(argument); the cases are \(allCases.joined(separator: ", "))")
+            }
+            requested.append(argument)
+        }
+    }
+    if requested.isEmpty { requested = Array(allCases.prefix(4)) }
     var generator = RandomGenerator(seed: 0)
-    let images = Tensor.uniform([2 * batchSize, 1, 28, 28], generator: &generator)
-    var batch = Batch()
-    batch["image"] = images
-    batch[integers: "sample_idx"] = IntTensor((0..<(2 * batchSize)).map { $0 % batchSize })
-    for name in allCases where requested.isEmpty || requested.contains(name) {
+    var batches: [String: Batch] = [:]
+    for name in allCases where requested.contains(name) {
         // Each case starts from an empty pool, as it would in its own process.
         ComputeContext.default.bufferPool.trim()
         let parts = name.split(separator: "-")
-        let backbone: Module & FeatureCounting = parts[1] == "mlp"
-            ? MLPBackbone(inputSize: 784, hiddenSizes: [1024, 1024]) : ConvNet(channels: [32, 64, 128], inputChannels: 1)
+        let backbone: Module & FeatureCounting
+        let imageShape: [Int]
+        switch parts[1] {
+        case "mlp": (backbone, imageShape) = (MLPBackbone(inputSize: 784, hiddenSizes: [1024, 1024]), [1, 28, 28])
+        case "convnet": (backbone, imageShape) = (ConvNet(channels: [32, 64, 128], inputChannels: 1), [1, 28, 28])
+        default: (backbone, imageShape) = (ResNet18(inputChannels: 3, stem: .lowResolution), [3, 32, 32])
+        }
+        let key = imageShape.map(String.init).joined(separator: "x")
+        let batch = batches[key] ?? {
+            var batch = Batch()
+            batch["image"] = Tensor.uniform([2 * batchSize] + imageShape, generator: &generator)
+            batch[integers: "sample_idx"] = IntTensor((0..<(2 * batchSize)).map { $0 % batchSize })
+            return batch
+        }()
+        batches[key] = batch
         let step: () -> Void
         if parts[0] == "simclr" {
             step = makeSimCLRStep(backbone: backbone, batch: batch)
@@ -32,7 +62,7 @@ func benchmarkTrainingSteps(cases requested: [String]) throws {
         let clock = ContinuousClock()
         for _ in 0..<2 { step() }
         var times: [Double] = []
-        for _ in 0..<7 {
+        for _ in 0..<steps {
             let elapsed = clock.measure(step)
             times.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
         }
@@ -46,6 +76,17 @@ func benchmarkTrainingSteps(cases requested: [String]) throws {
 protocol FeatureCounting { var outputFeatures: Int { get } }
 extension MLPBackbone: FeatureCounting {}
 extension ConvNet: FeatureCounting {}
+extension ResNet18: FeatureCounting {}
+
+/// A malformed command line.
+enum BenchmarkError: Error, CustomStringConvertible {
+    case invalidArgument(String)
+    var description: String {
+        switch self {
+        case .invalidArgument(let message): return message
+        }
+    }
+}
 
 private func makeSimCLRStep(backbone: Module & FeatureCounting, batch: Batch) -> () -> Void {
     struct Parts {

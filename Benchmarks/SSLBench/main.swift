@@ -24,7 +24,8 @@ let usage = """
       gemm   GFLOP/s of single-precision GEMM on the reference shapes (after a `peak` line)
       conv   conv2d forward and backward GFLOP/s on the ConvNet shapes (batch 512)
       data   views/s of the SimCLR augmentation through the DataLoader (2 workers, batch 256)
-      step [case…]  one SimCLR/BYOL training step (simclr-mlp, simclr-convnet, byol-mlp, byol-convnet)
+      step [--batch B] [--steps S] [case…]  one SimCLR/BYOL training step (simclr-mlp, simclr-convnet,
+             byol-mlp, byol-convnet by default; simclr-resnet18, byol-resnet18 on 3×32×32 when named)
       decode images/s of ImageFolder loading 500×375 JPEG and PNG files at 96×96 (all cores)
       knn [N D]  exact 5-nearest-neighbour search of N embeddings of D (100 000 × 512), as ssl-embed runs it
     """
@@ -133,7 +134,7 @@ case "decode":
     }
 case "step":
     do {
-        try benchmarkTrainingSteps(cases: Array(arguments.dropFirst()))
+        try benchmarkTrainingSteps(arguments: Array(arguments.dropFirst()))
     } catch {
         FileHandle.standardError.write(Data("ssl-bench step: \(error)\n".utf8))
         exit(1)
