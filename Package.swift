@@ -125,7 +125,7 @@ let package = Package(
         ),
         .target(
             name: "SSLRecipes",
-            dependencies: ["SSLTensor", "SSLNN", "SSLOptim", "SSLTraining", "SSLMethods", "SSLData"],
+            dependencies: ["SSLTensor", "SSLNN", "SSLOptim", "SSLDistributed", "SSLTraining", "SSLMethods", "SSLData"],
             path: "Sources/SSLRecipes"
         ),
         .executableTarget(

@@ -20,7 +20,7 @@ do {
     let (backbone, features) = ParameterInitialization.withSeed(options.seed) { setup.makeBackbone(options.backbone) }
     let parts = ParameterInitialization.withSeed(options.seed &+ 1) {
         Parts(backbone: backbone, projector: MLP([features, 512, 128], batchNorm: true),
-              loss: NTXentLoss(temperature: options.temperature))
+              loss: NTXentLoss(temperature: options.temperature, communicator: setup.communicator))
     }
 
     let module = SSLModule(parts, optimizer: options.optimizerSpec) { m, batch, stage in

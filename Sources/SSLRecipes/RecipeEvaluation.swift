@@ -12,6 +12,7 @@ import SSLTraining
 /// last). With `--epochs 0` these are the numbers of the encoder at initialisation.
 public enum RecipeEvaluation {
     public static func finish(trainer: Trainer, encoder: Module, setup: RecipeSetup, start: Date) throws {
+        guard trainer.communicator.isRoot else { return }  // data parallel: rank 0 evaluates and writes
         let train = try OfflineEvaluation.extractFeatures(encoder, from: setup.trainEvaluationLoader)
         let test = try OfflineEvaluation.extractFeatures(encoder, from: setup.testEvaluationLoader)
         // An unlabelled folder has nothing to classify: no kNN or probe.

@@ -1,5 +1,6 @@
 import Foundation
 import SSLData
+import SSLDistributed
 import SSLMethods
 import SSLNN
 import SSLTensor
@@ -53,9 +54,15 @@ public struct RecipeSetup {
     public let options: RecipeOptions
     /// The per-channel mean and standard deviation every view is normalised with.
     public let normalization: (mean: [Float], std: [Float])
+    /// The ranks of a data-parallel launch (`mpirun -np N`), or a single process.
+    public let communicator: any Communicator
 
     public init(_ options: RecipeOptions) throws {
         self.options = options
+        communicator = try Communicators.fromEnvironment()
+        if communicator.isDistributed && communicator.isRoot {
+            writeLine("data-parallel: \(communicator.worldSize) ranks (\(communicator.backendDescription)), \(ComputeContext.default.threadCount) thread\(ComputeContext.default.threadCount == 1 ? "" : "s") each")
+        }
         let dataset = options.dataset ?? (FashionMNIST.isAvailable(directory: options.dataDirectory) ? "fashion-mnist" : "builtin")
         if options.dataset == nil {
             if dataset == "fashion-mnist" {
@@ -222,9 +229,11 @@ public struct RecipeSetup {
                                             std: normalization.std, encoderKey: encoderKey).hyperparameters) { a, _ in a }
         return Trainer(maxEpochs: epochs, seed: options.seed,
                        callbacks: [RunDirectoryAnnouncement()] + monitors(features: features, plainProgressLines: !options.progressBar)
-                           + [FirstBatchViews(), checkpoint],
+                           + [FirstBatchViews(), checkpoint]
+                           + (communicator.isDistributed ? [DataParallelRecipeSetup(communicator: communicator)] : []),
                        rootDirectory: options.runDirectory, name: name, nonFiniteLoss: options.onNonFiniteLoss,
-                       hyperparameters: common.merging(hyperparameters) { _, method in method })
+                       hyperparameters: common.merging(hyperparameters) { _, method in method },
+                       strategy: communicator.isDistributed ? .dataParallel(communicator) : .singleProcess)
     }
 }
 

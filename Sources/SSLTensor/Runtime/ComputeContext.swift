@@ -23,6 +23,10 @@ import Darwin
 ///
 /// The environment variable `SSL_GEMM_KERNEL` (`avx512`, `avx2`, `portable`) overrides the
 /// micro-kernel choice of the default context, for testing and benchmarking.
+///
+/// The default thread count is `SSL_THREADS` when set, else the active processors divided by
+/// the processes `mpirun` started on this host (`OMPI_COMM_WORLD_LOCAL_SIZE`), so data-parallel
+/// ranks sharing a machine do not oversubscribe its cores.
 public final class ComputeContext: Sendable {
     /// The pool every tensor created under this context allocates from.
     public let bufferPool: BufferPool
@@ -31,14 +35,13 @@ public final class ComputeContext: Sendable {
     /// The GEMM micro-kernel used by matrix products and convolutions.
     public let gemmKernel: GEMMMicroKernel
 
-    /// Creates a context. `threadCount` defaults to the number of active processors.
+    /// Creates a context. `threadCount` defaults to `defaultThreadCount()`.
     public init(
         threadCount: Int? = nil,
         bufferPool: BufferPool = BufferPool(),
         gemmKernel: GEMMMicroKernel = .best
     ) {
-        let processors = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-        self.threadCount = max(1, threadCount ?? max(1, processors))
+        self.threadCount = max(1, threadCount ?? Self.defaultThreadCount())
         self.bufferPool = bufferPool
         self.gemmKernel = gemmKernel
         workerTeam = WorkerTeam(helperCount: self.threadCount - 1)
@@ -49,6 +52,19 @@ public final class ComputeContext: Sendable {
     let workerTeam: WorkerTeam
 
     deinit { workerTeam.stop() }
+
+    /// `SSL_THREADS` when set to a positive number, else the active processors divided by the
+    /// ranks on this host under `mpirun` (at least 1).
+    public static func defaultThreadCount(environment: [String: String]? = nil) -> Int {
+        func variable(_ name: String) -> Int? {
+            if let environment { return environment[name].flatMap { Int($0) } }
+            return getenv(name).flatMap { Int(String(cString: $0)) }
+        }
+        if let value = variable("SSL_THREADS"), value > 0 { return value }
+        let processors = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        let ranksOnHost = variable("OMPI_COMM_WORLD_LOCAL_SIZE") ?? 1
+        return max(1, processors / max(1, ranksOnHost))
+    }
 
     /// The process-wide default context.
     public static let `default` = ComputeContext()
