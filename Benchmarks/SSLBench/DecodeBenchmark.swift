@@ -1,6 +1,7 @@
 // `ssl-bench decode`: images per second through `ImageFolder.load` (read, decode, resize
 // 500×375 → 96×96, centre crop, into the byte store) on every core, for JPEG and PNG files
-// written here first.
+// written here first; then loader epochs over the same files held in memory and streamed.
+// `ssl-bench decode FOLDER [SIZE [CHANNELS]]` measures the load and the epochs on your folder.
 import Foundation
 import SSLData
 import SSLTensor
@@ -33,8 +34,13 @@ func photoLikePicture(width: Int, height: Int, seed: UInt64) -> [UInt8] {
 }
 
 /// Prints `decode jpeg <images/s>` and `decode png <images/s>`: 200 files of each, the best of
-/// several whole-folder loads at 96 × 96 RGB.
+/// several whole-folder loads at 96 × 96 RGB; and `epoch <format> memory|stream <images/s>`.
 func benchmarkDecode() throws {
+    let arguments = Array(CommandLine.arguments.dropFirst(2))
+    if let folder = arguments.first {
+        let size = arguments.count > 1 ? Int(arguments[1]) ?? 96 : 96, channels = arguments.count > 2 ? Int(arguments[2]) ?? 3 : 3
+        return try benchmarkEpochs(folder: folder, label: (folder as NSString).lastPathComponent, size: size, channels: channels)
+    }
     let width = 500, height = 375, count = 200
     let root = FileManager.default.temporaryDirectory.appendingPathComponent("ssl-bench-decode-\(getpid())").path
     defer { try? FileManager.default.removeItem(atPath: root) }
@@ -85,6 +91,47 @@ func benchmarkDecode() throws {
         if checksum < 0 { print("decode: impossible checksum") }
         print("decode \(format) \(Int((Double(count) / seconds).rounded()))")
     }
+    for format in ["jpeg", "png"] { try benchmarkEpochs(folder: "\(root)/\(format)", label: format, size: 96, channels: 3) }
+}
+
+/// Prints `epoch <label> memory <images/s>` and `epoch <label> stream <images/s>`: whole loader
+/// epochs (two views of a random resized crop and flip, batches of 50, a worker per core) over
+/// the folder decoded into memory, and streamed (each file decoded by the workers when read),
+/// with the time the in-memory load and the streaming load (its header checks) take.
+func benchmarkEpochs(folder: String, label: String, size: Int, channels: Int) throws {
+    let clock = ContinuousClock()
+    var started = clock.now
+    let memory = try ImageFolder.load(directory: folder, imageSize: size, channels: channels, storage: .inMemory)
+    let decodeSeconds = seconds(clock.now - started)
+    started = clock.now
+    let streamed = try ImageFolder.load(directory: folder, imageSize: size, channels: channels, storage: .streaming)
+    let headerSeconds = seconds(clock.now - started)
+    let workers = ComputeContext.current.threadCount
+    print("epoch \(label): \(memory.count) images → \(channels)×\(size)×\(size); loading: \(format3(decodeSeconds)) s decoding "
+          + "into memory, \(format3(headerSeconds)) s reading the headers to stream; epochs of 2 views, batches of 50, \(workers) workers")
+    let augment = Compose([RandomResizedCrop(size: size, scale: 0.3...1), RandomHorizontalFlip(p: 0.5)])
+    for (name, images) in [("memory", memory.images), ("stream", streamed.images)] {
+        let loader = DataLoader(images, batchSize: Swift.min(50, images.count), views: MultiViewTransform(augment, count: 2),
+                                seed: 0, workers: workers)
+        var failure: Error?
+        var epoch = 0
+        let epochSeconds = bestSeconds(minimumSeconds: 2, minimumRuns: 3, warmup: 1) {
+            do {
+                let iterator = loader.throwingBatches(epoch: epoch, startingAt: 0)
+                while try iterator.next() != nil {}
+            } catch {
+                failure = error
+            }
+            epoch += 1
+        }
+        if let failure { throw failure }
+        let imagesPerEpoch = loader.batchesPerEpoch * loader.batchSize
+        print("epoch \(label) \(name) \(Int((Double(imagesPerEpoch) / epochSeconds).rounded()))")
+    }
+}
+
+private func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
 }
 
 /// The CPU time the calling thread spends in `body`, in seconds.

@@ -18,7 +18,7 @@
 ///
 /// ```swift
 /// let folder = try ImageFolder.load(directory: "photos", imageSize: 224, memoryBudget: 8 << 30)
-/// print(folder.summary)    // "photos: 1281167 images in 1000 classes (3×224×224, streaming: 192.9 GB decoded …)"
+/// print(folder.summary)    // "photos: 1281167 images in 1000 classes (3×224×224, streaming: 179.6 GiB decoded …)"
 /// let streamed = StreamingImageDataset(name: "two", paths: ["a.png", "b.jpg"], labels: [0, 1],
 ///                                      classCount: 2, imageSize: 64, channels: 3)
 /// let bytes = try streamed.imageBytes(at: 1)    // 3 × 64 × 64 bytes, decoded now
