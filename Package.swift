@@ -155,7 +155,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "SSLBench",
-            dependencies: ["SSLTensor", "SSLNN", "SSLOptim", "SSLTraining", "SSLMethods", "SSLData"],
+            dependencies: ["SSLTensor", "SSLNN", "SSLOptim", "SSLDistributed", "SSLTraining", "SSLMethods", "SSLData"],
             path: "Benchmarks/SSLBench"
         ),
         .testTarget(

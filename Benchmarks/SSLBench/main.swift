@@ -28,6 +28,7 @@ let usage = """
              byol-mlp, byol-convnet by default; simclr-resnet18, byol-resnet18 on 3×32×32 when named)
       decode images/s of ImageFolder loading 500×375 JPEG and PNG files at 96×96 (all cores)
       knn [N D]  exact 5-nearest-neighbour search of N embeddings of D (100 000 × 512), as ssl-embed runs it
+      allreduce  `allreduce <MB> <ranks> <GB/s> <ms>` for 1, 4, 16, 45 MB under mpirun (build with --traits MPI)
     """
 
 /// The best time, in seconds, of repeated runs of `body`.
@@ -140,6 +141,13 @@ case "step":
         exit(1)
     }
 case "knn": benchmarkNearestNeighbours(arguments: Array(arguments.dropFirst()))
+case "allreduce":
+    do {
+        try benchmarkAllReduce()
+    } catch {
+        FileHandle.standardError.write(Data("ssl-bench allreduce: \(error)\n".utf8))
+        exit(1)
+    }
 case "-h", "--help", "help":
     print(usage)
 default:
