@@ -41,6 +41,8 @@ let package = Package(
         .executable(name: "ssl-embed", targets: ["SSLEmbed"]),
         .executable(name: "vicreg", targets: ["vicreg"]),
         .executable(name: "barlowtwins", targets: ["barlowtwins"]),
+        .executable(name: "mocov3", targets: ["mocov3"]),
+        .executable(name: "dino", targets: ["dino"]),
     ],
     traits: [
         .trait(name: "MPI", description: "Data-parallel training on Open MPI (needs libopenmpi-dev)."),
@@ -149,6 +151,16 @@ let package = Package(
             path: "Recipes/BarlowTwins"
         ),
         .executableTarget(
+            name: "mocov3",
+            dependencies: ["SelfSupervised", "SSLRecipes"],
+            path: "Recipes/MoCoV3"
+        ),
+        .executableTarget(
+            name: "dino",
+            dependencies: ["SelfSupervised", "SSLRecipes"],
+            path: "Recipes/DINO"
+        ),
+        .executableTarget(
             name: "SSLEmbed",
             dependencies: ["SelfSupervised", "SSLRecipes"],
             path: "Recipes/Embed"
@@ -188,7 +200,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RecipeSmokeTests",
-            dependencies: ["simclr", "byol", "vicreg", "barlowtwins", "SSLEmbed", "SelfSupervised", "SSLRecipes"],
+            dependencies: ["simclr", "byol", "vicreg", "barlowtwins", "mocov3", "dino", "SSLEmbed", "SelfSupervised", "SSLRecipes"],
             path: "Tests/RecipeSmokeTests"
         ),
         // Spawned by the checkpoint kill test (SIGKILL while writing).

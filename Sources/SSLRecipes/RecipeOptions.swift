@@ -5,7 +5,7 @@ import SSLTraining
 /// dependencies). Unknown or malformed options print a one-line error and the usage and exit
 /// with status 2; `--help` prints the usage and exits 0.
 public struct RecipeOptions: Sendable {
-    public enum Method: String, Sendable { case simclr, byol, vicreg, barlowtwins }
+    public enum Method: String, Sendable { case simclr, byol, vicreg, barlowtwins, mocov3, dino }
 
     public var method: Method
     public var dataset: String?          // nil: Fashion-MNIST when installed, else builtin
@@ -20,9 +20,22 @@ public struct RecipeOptions: Sendable {
     public var seed: UInt64 = 0
     public var runDirectory = "runs"
     public var resume: String?
+    /// NT-Xent's (simclr) or InfoNCE's (mocov3) temperature.
     public var temperature: Float = 0.2
+    /// The EMA teacher's coefficient at the first and last step (byol, mocov3: 0.99; dino: 0.996).
     public var emaBase: Float = 0.99
     public var emaFinal: Float = 1.0
+    /// DINO: prototypes (the head's output), local crops per image, the crops' sides (nil:
+    /// the image size, and 96/224 of it as DINO's 96 px of 224), the temperatures and the
+    /// centre's momentum.
+    public var outputDimension = 4096
+    public var localCrops = 6
+    public var globalCropSize: Int?
+    public var localCropSize: Int?
+    public var teacherTemperature: Float = 0.07
+    public var warmupTeacherTemperature: Float = 0.04
+    public var studentTemperature: Float = 0.1
+    public var centerMomentum: Float = 0.9
     /// VICReg's loss weights (the official `sim_coeff`, `std_coeff`, `cov_coeff`).
     public var invarianceWeight: Float = 25
     public var varianceWeight: Float = 25
@@ -53,7 +66,10 @@ public struct RecipeOptions: Sendable {
     /// What a checkpoint that cannot be written does.
     public var onCheckpointFailure: ModelCheckpoint.WriteFailurePolicy = .stop
 
-    public init(method: Method) { self.method = method }
+    public init(method: Method) {
+        self.method = method
+        if method == .dino { emaBase = 0.996 }
+    }
 
     public static func usage(_ method: Method) -> String {
         var text = """
@@ -94,6 +110,21 @@ public struct RecipeOptions: Sendable {
             text += "\n  --variance-weight X    weight of the variance term (std_coeff, default 25)"
             text += "\n  --covariance-weight X  weight of the covariance term (cov_coeff, default 1)"
         case .barlowtwins: text += "\n  --lambda X             weight of the off-diagonal terms (default 5e-3)"
+        case .mocov3:
+            text += "\n  --temperature X        InfoNCE temperature (default 0.2)"
+            text += "\n  --ema-base X           momentum encoder's EMA coefficient at the first step (default 0.99)"
+            text += "\n  --ema-final X          at the last step (default 1.0)"
+        case .dino:
+            text += "\n  --local-crops N        local crops per image besides the 2 global ones (default 6; 0: none)"
+            text += "\n  --global-crop-size N   side of the global crops (default: the image size)"
+            text += "\n  --local-crop-size N    side of the local crops (default: 96/224 of the image size, 12 on 28)"
+            text += "\n  --out-dim N            prototypes of the DINO head (default 4096)"
+            text += "\n  --teacher-temperature X          after the warm-up (default 0.07)"
+            text += "\n  --warmup-teacher-temperature X   at the first step, rising over 30% of the steps (default 0.04)"
+            text += "\n  --student-temperature X          (default 0.1)"
+            text += "\n  --center-momentum X    momentum of the teacher's centre (default 0.9)"
+            text += "\n  --ema-base X           teacher's EMA coefficient at the first step (default 0.996)"
+            text += "\n  --ema-final X          at the last step (default 1.0)"
         }
         return text + "\n  -h, --help             this text"
     }
@@ -145,6 +176,11 @@ public struct RecipeOptions: Sendable {
             guard let number = Float(text), number.isFinite, number >= 0 else { throw OptionError.invalid(option, text, "a non-negative number") }
             return number
         }
+        func positive(_ option: String) throws -> Float {
+            let number = try real(option)
+            guard number > 0 else { throw OptionError.invalid(option, "0", "a positive number") }
+            return number
+        }
         func choice(_ option: String, _ allowed: [String]) throws -> String {
             let text = try value(option)
             guard allowed.contains(text) else { throw OptionError.invalid(option, text, allowed.joined(separator: "|")) }
@@ -190,23 +226,39 @@ public struct RecipeOptions: Sendable {
             case "--on-nan": options.onNonFiniteLoss = try choice(argument, ["stop", "skip"]) == "skip" ? .skipBatch : .stop
             case "--checkpoint-failure":
                 options.onCheckpointFailure = try choice(argument, ["stop", "warn"]) == "warn" ? .warn : .stop
-            case "--temperature" where method == .simclr:
+            case "--temperature" where method == .simclr || method == .mocov3:
                 options.temperature = try real(argument)
                 guard options.temperature > 0 else { throw OptionError.invalid(argument, "0", "a positive number") }
-            case "--ema-base" where method == .byol: options.emaBase = try real(argument)
-            case "--ema-final" where method == .byol: options.emaFinal = try real(argument)
+            case "--ema-base" where method.hasTeacher: options.emaBase = try real(argument)
+            case "--ema-final" where method.hasTeacher: options.emaFinal = try real(argument)
             case "--invariance-weight" where method == .vicreg: options.invarianceWeight = try real(argument)
             case "--variance-weight" where method == .vicreg: options.varianceWeight = try real(argument)
             case "--covariance-weight" where method == .vicreg: options.covarianceWeight = try real(argument)
             case "--lambda" where method == .barlowtwins: options.lambda = try real(argument)
+            case "--local-crops" where method == .dino: options.localCrops = try integer(argument, minimum: 0)
+            case "--global-crop-size" where method == .dino: options.globalCropSize = try integer(argument, minimum: 4)
+            case "--local-crop-size" where method == .dino: options.localCropSize = try integer(argument, minimum: 4)
+            case "--out-dim" where method == .dino: options.outputDimension = try integer(argument)
+            case "--teacher-temperature" where method == .dino: options.teacherTemperature = try positive(argument)
+            case "--warmup-teacher-temperature" where method == .dino: options.warmupTeacherTemperature = try positive(argument)
+            case "--student-temperature" where method == .dino: options.studentTemperature = try positive(argument)
+            case "--center-momentum" where method == .dino:
+                options.centerMomentum = try real(argument)
+                guard options.centerMomentum <= 1 else { throw OptionError.invalid(argument, "\(options.centerMomentum)", "a value in [0, 1]") }
             default: throw OptionError.unknown(argument)
             }
             index += 1
         }
-        if method == .byol && !(options.emaBase <= 1 && options.emaFinal <= 1) {
+        if method.hasTeacher && !(options.emaBase <= 1 && options.emaFinal <= 1) {
             throw OptionError.invalid("--ema-base/--ema-final", "\(options.emaBase)/\(options.emaFinal)", "values in [0, 1]")
         }
         return options
+    }
+
+    /// The local crops' default side: 96/224 of the image's (DINO's 96 px local crops of 224 px
+    /// images), 12 on 28 px images.
+    public static func defaultLocalCropSize(imageSize: Int) -> Int {
+        Swift.max(4, Int((Double(imageSize) * 96 / 224).rounded()))
     }
 
     /// The optimizer the options ask for, with cosine annealing to 0 over the fit.
@@ -220,6 +272,11 @@ public struct RecipeOptions: Sendable {
 
     /// The trainer's resume source.
     public var resumeSource: Trainer.ResumeSource? { resume.map { Trainer.ResumeSource(stringLiteral: $0) } }
+}
+
+extension RecipeOptions.Method {
+    /// Whether the method trains against an EMA teacher (and takes `--ema-base`/`--ema-final`).
+    public var hasTeacher: Bool { self == .byol || self == .mocov3 || self == .dino }
 }
 
 /// Writes one line of a recipe's output straight to standard output, as the progress display

@@ -14,6 +14,12 @@ import SSLTraining
 /// SimCLR on real photos: colour jitter with saturation 0.4 and hue 0.1 (RGB), grey with p 0.2
 /// (RGB), and a Gaussian blur with p 0.5 whose kernel is about 10% of the side. Evaluation uses
 /// the un-augmented, normalised images.
+///
+/// DINO (`method: .dino`) trains on multi-crop batches instead: two global crops (scale 0.4–1,
+/// `--global-crop-size`, default the image size) in `"image"` and `--local-crops` local crops
+/// (scale 0.05–0.4, `--local-crop-size`, default 96/224 of the image size) in `"image_local"`,
+/// each with the augmentations above (DINO's own scales; its per-crop blur and solarisation
+/// are not used on grey images).
 public struct RecipeSetup {
     public let datasetName: String
     /// The images trained on and evaluated on: in memory, or a streamed image folder.
@@ -115,7 +121,11 @@ public struct RecipeSetup {
                                      mean: mean, std: std)
         let plain = MultiViewTransform([Normalize(mean: mean, std: std)])
         let batchSize = Swift.min(options.batchSize, train.count)
-        trainLoader = DataLoader(train, batchSize: batchSize, views: MultiViewTransform(view, count: 2), shuffle: true,
+        let trainViews = options.method == .dino
+            ? try Self.multiCrop(options, size: train.height, channels: train.channels, photographic: dataset == "folder",
+                                 mean: mean, std: std)
+            : MultiViewTransform(view, count: 2)
+        trainLoader = DataLoader(train, batchSize: batchSize, views: trainViews, shuffle: true,
                                  dropLast: true, seed: options.seed, workers: options.workers)
         validationLoader = DataLoader(test, batchSize: Swift.min(512, test.count), views: plain, shuffle: false, dropLast: false,
                                       seed: options.seed, workers: options.workers)
@@ -127,8 +137,9 @@ public struct RecipeSetup {
 
     /// One view's augmentation: the reference settings, plus, for photographs (an image
     /// folder), saturation and hue jitter and grey (RGB) and a blur about 10% of the side.
-    static func augmentation(size: Int, channels: Int, photographic: Bool, mean: [Float], std: [Float]) -> Compose {
-        var steps: [ImageTransform] = [RandomResizedCrop(size: size, scale: 0.3...1), RandomHorizontalFlip(p: 0.5)]
+    static func augmentation(size: Int, channels: Int, photographic: Bool, mean: [Float], std: [Float],
+                             scale: ClosedRange<Float> = 0.3...1) -> Compose {
+        var steps: [ImageTransform] = [RandomResizedCrop(size: size, scale: scale), RandomHorizontalFlip(p: 0.5)]
         if photographic && channels == 3 {
             steps.append(RandomApply([ColorJitter(brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.1)], p: 0.8))
             steps.append(RandomGrayscale(p: 0.2))
@@ -141,6 +152,22 @@ public struct RecipeSetup {
         }
         steps.append(Normalize(mean: mean, std: std))
         return Compose(steps)
+    }
+
+    /// DINO's crops: two global and `--local-crops` local ones (see the type's notes). The
+    /// MLP backbone takes only images of the image size: other crop sizes are an error.
+    static func multiCrop(_ options: RecipeOptions, size: Int, channels: Int, photographic: Bool,
+                          mean: [Float], std: [Float]) throws -> MultiViewTransform {
+        let globalSize = options.globalCropSize ?? size
+        let localSize = options.localCropSize ?? RecipeOptions.defaultLocalCropSize(imageSize: size)
+        if options.backbone == "mlp" && (globalSize != size || (options.localCrops > 0 && localSize != size)) {
+            throw TrainingError.invalidConfiguration("--backbone mlp takes only \(size)×\(size) images, but the crops are \(globalSize) (global) and \(localSize) (local) px: use --backbone convnet or resnet18, or --local-crop-size \(size) (or --local-crops 0) and no --global-crop-size")
+        }
+        let global = augmentation(size: globalSize, channels: channels, photographic: photographic, mean: mean, std: std,
+                                  scale: 0.4...1)
+        let local = augmentation(size: localSize, channels: channels, photographic: photographic, mean: mean, std: std,
+                                 scale: 0.05...0.4)
+        return MultiViewTransform([global, global], local: Array(repeating: local, count: options.localCrops))
     }
 
     /// Throws when the two splits' images differ in channels, height or width (a reshaped or

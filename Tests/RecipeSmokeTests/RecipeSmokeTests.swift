@@ -57,6 +57,17 @@ final class RecipeSmokeTests: XCTestCase {
 
     func testBarlowTwinsRecipeRunsEndToEnd() throws { try smoke("barlowtwins", extra: ["--lambda", "5e-3", "--backbone", "mlp"]) }
 
+    func testMoCoV3RecipeRunsEndToEnd() throws {
+        try smoke("mocov3", extra: ["--temperature", "0.2", "--ema-base", "0.99", "--backbone", "mlp"])
+    }
+
+    /// Multi-crop end to end: 2 global 28 px and 2 local 12 px crops through the ConvNet.
+    func testDINORecipeRunsEndToEndWithMultiCrop() throws {
+        try smoke("dino", extra: ["--local-crops", "2", "--out-dim", "256", "--teacher-temperature", "0.07", "--center-momentum", "0.9"])
+        let hyperparameters = try String(contentsOfFile: directory + "/dino/version_0/hparams.json", encoding: .utf8)
+        XCTAssertTrue(hyperparameters.contains("\"local_crop_size\" : \"12\""), hyperparameters)
+    }
+
     /// `--epochs 0` trains nothing and evaluates the encoder at initialisation (the learning
     /// checks' baseline), with the same closing lines, report and exported encoder.
     func testZeroEpochsEvaluatesTheEncoderAtInitialisation() throws {
@@ -70,11 +81,16 @@ final class RecipeSmokeTests: XCTestCase {
         let unknown = try run("byol", ["--temperature", "0.5"])
         XCTAssertEqual(unknown.status, 2, "--temperature is SimCLR's")
         XCTAssertTrue(unknown.output.hasPrefix("byol: unknown option --temperature"), unknown.output)
-        for (recipe, option) in [("vicreg", "--lambda"), ("barlowtwins", "--variance-weight"), ("simclr", "--lambda")] {
+        for (recipe, option) in [("vicreg", "--lambda"), ("barlowtwins", "--variance-weight"), ("simclr", "--lambda"),
+                                 ("simclr", "--ema-base"), ("mocov3", "--local-crops"), ("dino", "--temperature"),
+                                 ("byol", "--out-dim")] {
             let other = try run(recipe, [option, "1"])
             XCTAssertEqual(other.status, 2, "\(option) is not \(recipe)'s")
             XCTAssertTrue(other.output.hasPrefix("\(recipe): unknown option \(option)"), other.output)
         }
+        let mlp = try run("dino", ["--backbone", "mlp", "--dataset", "builtin", "--train-samples", "32", "--run-dir", directory])
+        XCTAssertEqual(mlp.status, 1, "the MLP backbone takes only image-size crops")
+        XCTAssertTrue(mlp.output.contains("--backbone mlp takes only 28×28 images"), mlp.output)
         let help = try run("simclr", ["--help"])
         XCTAssertEqual(help.status, 0)
         XCTAssertTrue(help.output.contains("--backbone mlp|convnet|resnet18"))
