@@ -36,6 +36,20 @@ extension Trainer {
         }
     }
 
+    /// This rank's share of the validation batches: every batch split over the ranks (equal
+    /// parts when it divides, else parts differing by one sample), so each validation sample is
+    /// evaluated once and the sample-weighted epoch metrics are those of one process. A source
+    /// that cannot be split (not a `ShardableBatchSource`, or a batch smaller than the ranks)
+    /// is evaluated whole on every rank, which gives the same metrics with redundant work.
+    /// Returns the source and the communicator its batches are split over
+    /// (`evaluationCommunicator`).
+    func distributedValidationSource(_ validation: BatchSource) -> (source: BatchSource, splitOver: any Communicator) {
+        let whole: (BatchSource, any Communicator) = (validation, SingleProcessCommunicator())
+        guard isDistributed, let shardable = validation as? ShardableBatchSource, shardable.shardCount == 1 else { return whole }
+        guard let shard = try? shardable.evaluationShard(communicator.rank, of: communicator.worldSize) else { return whole }
+        return (shard, communicator)
+    }
+
     /// The checkpoint to resume from, located by rank 0 and the same on every rank.
     func locateCheckpointEverywhere(_ source: ResumeSource) throws -> String {
         guard isDistributed else { return try locateCheckpoint(source) }

@@ -1,4 +1,5 @@
 import Foundation
+import SSLDistributed
 import SSLNN
 import SSLOptim
 import SSLTensor
@@ -14,10 +15,12 @@ extension Trainer {
         try endingJobOnError { try fitOnThisRank(module, train: train, validation: validation, resumeFrom: resumeFrom) }
     }
 
-    func fitOnThisRank(_ module: TrainableModule, train fullTrain: BatchSource, validation: BatchSource?,
+    func fitOnThisRank(_ module: TrainableModule, train fullTrain: BatchSource, validation fullValidation: BatchSource?,
                        resumeFrom: ResumeSource?) throws {
         guard module.isTrainable else { throw TrainingError.notTrainable }
         let train = try distributedTrainSource(fullTrain)
+        let validationShare = fullValidation.map { distributedValidationSource($0) }
+        let validation = validationShare?.source
         let checkpoint = try resumeFrom.map { try locateCheckpointEverywhere($0) }
         let loaded = try checkpoint.map { try Checkpoint.read(from: $0) }
         try prepareRunDirectory(resumingFrom: checkpoint)
@@ -42,6 +45,7 @@ extension Trainer {
         collector = MetricCollector()
         activeModule = module
         activeCallbacks = callbackList(for: module)
+        evaluationCommunicator = validationShare?.splitOver ?? SingleProcessCommunicator()
         let logging = module as? LoggingModule
         logging?.logSink = collector
         defer {
@@ -49,6 +53,7 @@ extension Trainer {
             activeModule = nil
             runningStage = nil
             fitStart = nil
+            evaluationCommunicator = SingleProcessCommunicator()
         }
 
         if let loaded, let checkpoint { try restore(loaded, from: checkpoint, into: module) }

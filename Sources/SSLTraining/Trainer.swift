@@ -104,6 +104,17 @@ public final class Trainer {
     public var elapsedSeconds: Double { priorSeconds + (fitStart.map { Date().timeIntervalSince($0) } ?? 0) }
     /// The progress-bar values logged so far in this epoch.
     public var progressBarMetrics: [String: Float] { collector.progressBarValues }
+    /// The ranks the validation batches of the current fit are split over: in a data-parallel
+    /// fit every rank evaluates its part of each validation batch (see `TrainingStrategy`), so
+    /// a callback that needs the whole validation set at once (RankMe) gathers over this; a
+    /// single process otherwise (one process, a standalone `validate`, or a validation source
+    /// every rank evaluates whole). Metrics logged with their `batchSize` need no gathering:
+    /// the trainer reduces them over the ranks, weighted by samples.
+    ///
+    /// ```swift
+    /// let everyone = trainer.evaluationCommunicator.allGatherRows(localEmbeddings)
+    /// ```
+    public internal(set) var evaluationCommunicator: any Communicator = SingleProcessCommunicator()
 
     var collector = MetricCollector()
     var activeModule: TrainableModule?

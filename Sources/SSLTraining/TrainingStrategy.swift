@@ -7,7 +7,8 @@ import SSLDistributed
 ///   (`ShardableBatchSource`; `batchSize` stays the global batch), from rank 0's initial
 ///   weights, with gradients averaged over the ranks in buckets during backward
 ///   (`GradientSynchronizer`), the loss and epoch metrics reduced across ranks, and only rank 0
-///   writing logs, reports and checkpoints. An error on any rank ends the job
+///   writing logs, reports and checkpoints. Validation is split over the ranks too
+///   (`Trainer.evaluationCommunicator`). An error on any rank ends the job
 ///   (`Communicator.abort`, MPI_Abort under Open MPI), never a hang.
 ///
 /// ```swift

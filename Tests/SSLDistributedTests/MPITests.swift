@@ -78,6 +78,31 @@ final class MPITests: XCTestCase {
         }
     }
 
+    /// The online kNN, probes and RankMe on N processes log what one process logs (see
+    /// `DataParallelMonitorTests`), and the probes are the same on every rank.
+    func testMPIMonitorsMatchOneProcess() throws {
+        let c = try launchedCommunicator()
+        let reference = try ComputeContext.$current.withValue(ComputeContext(threadCount: 1)) {
+            try MonitorScenario.run(communicator: SingleProcessCommunicator())
+        }
+        let outcome = try MonitorScenario.run(communicator: c)
+        for name in MonitorScenario.comparedMetrics {
+            let values = outcome.metrics[name] ?? [], expected = reference.metrics[name] ?? []
+            XCTAssertEqual(values.count, 2, "\(name) on rank \(c.rank)")
+            for (value, target) in zip(values, expected) {
+                XCTAssertEqual(value, target, accuracy: 1e-4 * Swift.max(1, abs(target)), "\(name) on rank \(c.rank) of \(c.worldSize): \(values) vs \(expected)")
+            }
+        }
+        var rows = [outcome.validationRows]
+        c.allReduce(&rows, .sum)
+        XCTAssertEqual(rows[0], reference.validationRows, "the validation images are split over the ranks")
+        var rootProbes = outcome.probeWeights
+        c.broadcast(&rootProbes, root: 0)
+        XCTAssertEqual(rootProbes, outcome.probeWeights, "rank \(c.rank)'s probes are rank 0's, bit for bit")
+        XCTAssertEqual(outcome.knnLabels, reference.knnLabels, "the kNN queue holds one process's rows in its order")
+        print("monitors ranks=\(c.worldSize) rank=\(c.rank) knn=\(outcome.metrics["val/knn_acc"] ?? []) reference=\(reference.metrics["val/knn_acc"] ?? [])")
+    }
+
     /// Run only when SSL_MPI_ABORT_CHECK=1 (by .ci/run, which expects a non-zero exit soon):
     /// rank 1 fails in its third step; the job must end with its error, not hang.
     func testMPIFailureOnOneRankEndsTheJob() throws {

@@ -47,8 +47,9 @@ public final class DataLoader: BatchSource, Sendable {
     public let workers: Int
     /// The most batches built (or being built) ahead of the consumer.
     public let prefetch: Int
-    /// Data-parallel shard: this loader yields part `shardIndex` of `shardCount` equal
-    /// contiguous parts of every batch (see `shard(_:of:)`); (0, 1) when not sharded.
+    /// Data-parallel shard: this loader yields part `shardIndex` of `shardCount` contiguous
+    /// parts of every batch, equal for training (see `shard(_:of:)`), differing by at most one
+    /// sample for evaluation (`evaluationShard(_:of:)`); (0, 1) when not sharded.
     public let shardIndex: Int
     public let shardCount: Int
     private let liveThreads = LiveThreadCounter()
@@ -152,8 +153,8 @@ public final class DataLoader: BatchSource, Sendable {
         let globalStart = index * batchSize
         let globalEnd = Swift.min(globalStart + batchSize, order.count)
         precondition(globalStart < globalEnd, "DataLoader: batch \(index) is past the end of the epoch (\(batchesPerEpoch) batches)")
-        let part = (globalEnd - globalStart) / shardCount
-        let start = globalStart + shardIndex * part, end = start + part
+        let size = globalEnd - globalStart  // shards: contiguous parts, equal when the batch divides
+        let start = globalStart + size * shardIndex / shardCount, end = globalStart + size * (shardIndex + 1) / shardCount
         let viewCount = views.viewCount
         var collected = [[Sample]](repeating: [], count: viewCount)
         for v in 0..<viewCount { collected[v].reserveCapacity(end - start) }

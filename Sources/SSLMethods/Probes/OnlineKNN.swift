@@ -6,6 +6,11 @@ import SSLTraining
 /// (k 20, temperature 0.07, cosine) against the queue. Logs `val/<name>_acc`. The queue is
 /// checkpointed.
 ///
+/// Data parallel, the queue receives the training embeddings of every rank, in the order one
+/// process would (so it is the same on every rank, and the one-process queue); each rank
+/// classifies its part of the validation set and the trainer's sample-weighted reduction of
+/// `val/<name>_acc` gives the accuracy over the whole set.
+///
 /// ```swift
 /// let knn = OnlineKNN(queueLength: 20_000, classCount: 10)
 /// ```
@@ -40,10 +45,10 @@ public final class OnlineKNN: Callback {
     public var queueCount: Int { filled }
 
     public func onTrainBatchEnd(_ trainer: Trainer, _ module: TrainableModule, outputs: Batch, batch: Batch, batchIndex: Int) {
-        var x = outputs[inputKey].detach()
-        if x.rank > 2 { x = x.flatten() }
-        let batchLabels = outputs[integers: labelKey].scalars
-        let normalized = noGrad { x.l2Normalize(axis: 1) }.contiguous()
+        let x = ProbeRows.features(outputs, inputKey: inputKey)
+        let local = noGrad { x.l2Normalize(axis: 1) }.contiguous()
+        let (normalized, batchLabels) = ProbeRows.gatherTraining(local, labels: outputs[integers: labelKey].scalars,
+                                                                 outputs: outputs, communicator: trainer.communicator)
         let dimensions = normalized.shape[1]
         if bank == nil || bank?.shape[1] != dimensions {
             bank = Tensor.zeros([queueLength, dimensions])
@@ -72,8 +77,7 @@ public final class OnlineKNN: Callback {
 
     public func onValidationBatchEnd(_ trainer: Trainer, _ module: TrainableModule, outputs: Batch, batch: Batch, batchIndex: Int) {
         guard let bank, filled > 0 else { return }
-        var x = outputs[inputKey].detach()
-        if x.rank > 2 { x = x.flatten() }
+        let x = ProbeRows.features(outputs, inputKey: inputKey)
         let truth = outputs[integers: labelKey].scalars
         let active = filled < queueLength ? bank.slice(axis: 0, 0..<filled) : bank
         let predictions = classifier.classify(queries: x, bank: active, bankLabels: Array(labels.prefix(filled)),

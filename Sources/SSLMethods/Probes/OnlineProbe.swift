@@ -12,6 +12,12 @@ import SSLTraining
 /// validation set. Logged: `train/<name>_loss`, `train/<name>_top1` (epoch means) and
 /// `val/<name>_top1`, `val/<name>_top5`. Its weights and optimizer state are checkpointed.
 ///
+/// Data parallel, every rank trains the probe on the embeddings of every rank, gathered in the
+/// order one process would have them: each step is the one-process step, so the probe stays
+/// identical on every rank (one probe trained on the global batch, as the encoder is). Each
+/// rank evaluates its part of the validation set; the trainer's sample-weighted reduction
+/// gives the accuracy over the whole set.
+///
 /// ```swift
 /// let probe = OnlineProbe(name: "linear_probe", featureCount: 128, classCount: 10)
 /// let trainer = Trainer(maxEpochs: 100, callbacks: [probe])
@@ -49,8 +55,7 @@ public final class OnlineProbe: Callback {
     public var stateKey: String { "OnlineProbe[\(name)]" }
 
     private func features(_ outputs: Batch) -> Tensor {
-        let x = outputs[inputKey].detach()
-        return x.rank > 2 ? x.flatten() : x
+        ProbeRows.features(outputs, inputKey: inputKey)
     }
 
     public func onTrainEpochStart(_ trainer: Trainer, _ module: TrainableModule) {
@@ -58,8 +63,10 @@ public final class OnlineProbe: Callback {
     }
 
     public func onTrainBatchEnd(_ trainer: Trainer, _ module: TrainableModule, outputs: Batch, batch: Batch, batchIndex: Int) {
-        let x = features(outputs)
-        let labels = outputs[integers: labelKey]
+        let gathered = ProbeRows.gatherTraining(features(outputs), labels: outputs[integers: labelKey].scalars,
+                                                outputs: outputs, communicator: trainer.communicator)
+        let x = gathered.features
+        let labels = IntTensor(gathered.labels)
         classifier.train()
         optimizer.zeroGrad()
         let logits = classifier(x)

@@ -12,6 +12,18 @@ public protocol ShardableBatchSource: BatchSource {
     /// Shard `index` of `count`; throws `ShardingError` when a batch does not divide into
     /// `count` equal parts.
     func shard(_ index: Int, of count: Int) throws -> BatchSource
+    /// Shard `index` of `count` for evaluation (validation in a data-parallel fit): the same
+    /// batches per epoch on every shard, each batch split into contiguous parts whose sizes
+    /// differ by at most one (equal when the batch divides), so no sample is dropped or
+    /// repeated and the metrics over all shards are those of the whole source. Throws
+    /// `ShardingError` when a batch has fewer samples than `count`. The default is `shard`.
+    func evaluationShard(_ index: Int, of count: Int) throws -> BatchSource
+}
+
+extension ShardableBatchSource {
+    public func evaluationShard(_ index: Int, of count: Int) throws -> BatchSource {
+        try shard(index, of: count)
+    }
 }
 
 /// A batch that cannot be split evenly over the ranks.
