@@ -47,12 +47,30 @@ Per method (the Swift file each follows is named):
   barlowtwins  projector as vicreg's; each view standardised over the batch (biased variance,
                eps 1e-5, no affine), c = z1^T z2 / N, loss sum (c_ii - 1)^2 + 5e-3 sum_{i!=j} c_ij^2
                (BarlowTwinsLoss.swift)
+  mocov3       query encoder: backbone + projector (Linear 128-1024-1024-256 without biases, BN1d +
+               ReLU between, a BatchNorm1d(256) without affine last) + predictor (256-1024-256, no
+               biases, BN + ReLU between); the momentum (key) encoder = copies of backbone and
+               projector, EMA from 0.99 to 1 as byol's, in training mode; loss ctr(q1, k2) +
+               ctr(q2, k1), ctr = cross-entropy of the normalised q k^T / 0.2 against the diagonal
+               times 2 * 0.2 (MoCoV3Loss.swift); the encoder evaluated is the query backbone
+  dino         student backbone + DINOHead (Linear 128-1024-1024-256 with GELU, weights N(0, 0.02^2)
+               (trunc_normal), biases 0; L2-normalised; weight-normalised last layer 256-4096 with
+               its lengths fixed at 1); teacher = copies, EMA from 0.996 to 1 per step; crops: 2
+               global (28 px, scale 0.4-1) and 6 local (12 px, scale 0.05-0.4) with the shared
+               flip and jitter; the teacher sees the global crops (both in one batch), the student
+               the globals in one batch and the locals in another; loss as DINOLoss.swift: mean
+               over the pairs (global j, crop v != j) of the cross-entropy between
+               softmax((t_j - c) / tt) and log_softmax(s_v / 0.1), tt rising linearly from 0.04 to
+               0.07 over the first 30% of the steps (tt of step k from k), then c <- 0.9 c +
+               0.1 mean(teacher logits); the encoder evaluated is the teacher's backbone
+               (`--bn-mode` does not apply)
 
 Evaluation after each epoch, the encoder in evaluation mode (BatchNorm on running statistics):
   knn_online   what the recipes log per epoch as `val/knn_acc` (SSLMethods OnlineKNN): the bank is
                a ring buffer of the 20 000 most recent *training* embeddings (both augmented
                views of each image, computed in training mode during the forward of the step,
-               before the optimizer step; for BYOL the teacher backbone's), L2-normalised, with
+               before the optimizer step; for BYOL and DINO the teacher backbone's, of DINO's
+               global crops), L2-normalised, with
                their labels; the queries are the 10 000 un-augmented test images; weighted kNN,
                k 20, cosine similarity, votes exp(sim / 0.07), ties to the lowest class.
   knn          what the recipes print at the end as `knn-accuracy` (RecipeEvaluation,
@@ -74,6 +92,7 @@ import copy
 import gzip
 import json
 import math
+import os
 import struct
 import time
 
@@ -83,7 +102,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 MEAN, STD = 0.2860, 0.3530
-METHODS = ("simclr", "byol", "vicreg", "barlowtwins")
+METHODS = ("simclr", "byol", "vicreg", "barlowtwins", "mocov3", "dino")
 
 
 # ----------------------------------------------------------------------------- data
@@ -140,19 +159,21 @@ def interp_table(origin, length, out):
     return first.long() + o, second.long() + o, weight
 
 
-def augment(images, rng):
-    """One augmented, normalised view of a batch [B, 28, 28] in [0, 1] -> [B, 1, 28, 28]."""
+def augment(images, rng, out=None, scale=(0.3, 1.0)):
+    """One augmented, normalised view of a batch [B, S, S] in [0, 1] -> [B, 1, out, out]
+    (out: S by default; the crop's area a fraction `scale` of the image's)."""
     b, size = images.shape[0], images.shape[1]
+    out = out or size
     # RandomResizedCrop
-    top, left, h, w = crop_regions(b, rng, size)
-    y0, y1, wy = interp_table(top, h, size)
-    x0, x1, wx = interp_table(left, w, size)
+    top, left, h, w = crop_regions(b, rng, size, scale)
+    y0, y1, wy = interp_table(top, h, out)
+    x0, x1, wx = interp_table(left, w, out)
     bi = torch.arange(b)[:, None]
     rows0, rows1 = images[bi, y0], images[bi, y1]                          # [B, out, 28]
     wy = wy[:, :, None]
     rows = (1 - wy) * rows0 + wy * rows1                                    # vertical blend
-    c0 = rows.gather(2, x0[:, None, :].expand(b, size, size))
-    c1 = rows.gather(2, x1[:, None, :].expand(b, size, size))
+    c0 = rows.gather(2, x0[:, None, :].expand(b, out, out))
+    c1 = rows.gather(2, x1[:, None, :].expand(b, out, out))
     wx = wx[:, None, :]
     x = (1 - wx) * c0 + wx * c1
     # RandomHorizontalFlip p 0.5
@@ -202,16 +223,35 @@ class ConvNet(nn.Module):
         return x.mean(dim=(2, 3))   # global average pool + flatten
 
 
-def mlp(sizes, batch_norm=True, bias=True):
-    """SSLNN's MLP: Linear -> BN1d -> ReLU for each hidden width, then a plain Linear."""
+def mlp(sizes, batch_norm=True, bias=True, activation=nn.ReLU):
+    """SSLNN's MLP: Linear -> BN1d -> activation for each hidden width, then a plain Linear."""
     layers = []
     for i in range(len(sizes) - 1):
         layers.append(nn.Linear(sizes[i], sizes[i + 1], bias=bias))
         if i < len(sizes) - 2:
             if batch_norm:
                 layers.append(nn.BatchNorm1d(sizes[i + 1]))
-            layers.append(nn.ReLU())
+            layers.append(activation())
     return nn.Sequential(*layers)
+
+
+class DINOHead(nn.Module):
+    """SSLNN's DINOHead (the official one without BatchNorm): Linear-GELU-Linear-GELU-Linear to a
+    256 bottleneck (weights N(0, 0.02^2), biases 0), L2-normalised, then the weight-normalised
+    last layer with its lengths fixed at 1 (norm_last_layer): logits = x . (v / |v|)^T, v starting
+    as nn.Linear's weight."""
+
+    def __init__(self, inputs, outputs, hidden=1024, bottleneck=256, layers=3):
+        super().__init__()
+        self.mlp = mlp([inputs] + [hidden] * (layers - 1) + [bottleneck], batch_norm=False, activation=nn.GELU)
+        for layer in self.mlp:
+            if isinstance(layer, nn.Linear):
+                nn.init.trunc_normal_(layer.weight, std=0.02)
+                nn.init.zeros_(layer.bias)
+        self.weight_v = nn.Parameter(nn.Linear(bottleneck, outputs, bias=False).weight.detach().clone())
+
+    def forward(self, x):
+        return F.linear(F.normalize(self.mlp(x), dim=-1), F.normalize(self.weight_v, dim=1))
 
 
 # ----------------------------------------------------------------------------- losses
@@ -229,6 +269,24 @@ def nt_xent(z1, z2, temperature):
 def byol_loss(p1, p2, z1, z2):
     """BYOLLoss: mean(2 - 2 cos(p1, z2)) + mean(2 - 2 cos(p2, z1))."""
     return (2 - 2 * F.cosine_similarity(p1, z2, dim=1)).mean() + (2 - 2 * F.cosine_similarity(p2, z1, dim=1)).mean()
+
+
+def mocov3_loss(q1, q2, k1, k2, temperature):
+    """MoCoV3Loss: ctr(q1, k2) + ctr(q2, k1), ctr = cross-entropy of normalize(q) normalize(k)^T / t
+    against the diagonal, times 2t (the official code's scaling)."""
+    def ctr(q, k):
+        logits = F.normalize(q, dim=1) @ F.normalize(k, dim=1).T / temperature
+        return F.cross_entropy(logits, torch.arange(len(q))) * (2 * temperature)
+    return ctr(q1, k2) + ctr(q2, k1)
+
+
+def dino_loss(student, teacher, center, student_temperature, teacher_temperature):
+    """DINOLoss (before its centre update): the mean over the pairs (global crop j, crop v != j) of
+    mean_b -sum softmax((t_j - c) / tt) log_softmax(s_v / ts)."""
+    log_p = [F.log_softmax(s / student_temperature, dim=1) for s in student]
+    q = [F.softmax((t.detach() - center) / teacher_temperature, dim=1) for t in teacher]
+    terms = [-(qj * lp).sum(dim=1).mean() for j, qj in enumerate(q) for v, lp in enumerate(log_p) if v != j]
+    return sum(terms) / len(terms)
 
 
 def vicreg_loss(z1, z2, invariance_weight=25.0, variance_weight=25.0, covariance_weight=1.0, eps=1e-4):
@@ -275,6 +333,29 @@ def forward_views(net, v1, v2, joint):
     return torch.cat([net(v1), net(v2)])
 
 
+def two_views(images, rng):
+    return augment(images, rng), augment(images, rng)
+
+
+@torch.no_grad()
+def ema_update(pairs, c):
+    """teacher <- c teacher + (1 - c) student over parameters and float buffers; integer buffers
+    (num_batches_tracked) copied (TeacherStudentModule.updateTeacher)."""
+    for teacher, student in pairs:
+        for t, s in zip(teacher.parameters(), student.parameters()):
+            t.mul_(c).add_(s, alpha=1 - c)
+        for t, s in zip(teacher.buffers(), student.buffers()):
+            if t.dtype.is_floating_point:
+                t.mul_(c).add_(s, alpha=1 - c)
+            else:
+                t.copy_(s)
+
+
+def ema_coefficient(step, total_steps, base, final):
+    """Update k (0-based) of K uses c(k) = final - (final - base)(1 + cos(pi k / K)) / 2."""
+    return final - 0.5 * (final - base) * (1 + math.cos(math.pi * min(step, total_steps) / total_steps))
+
+
 class TwoViewMethod:
     """simclr, vicreg, barlowtwins: backbone -> head, a loss between the two views' outputs."""
 
@@ -292,7 +373,9 @@ class TwoViewMethod:
     def modules(self):
         return [self.backbone, self.head]
 
-    def step(self, v1, v2):
+    views = staticmethod(two_views)
+
+    def step(self, v1, v2, step, total_steps):
         n = len(v1)
         embedding = forward_views(self.backbone, v1, v2, self.joint)
         z = self.head(embedding)
@@ -327,7 +410,9 @@ class BYOL:
     def modules(self):
         return [self.backbone, self.projector, self.predictor, self.teacher_backbone, self.teacher_projector]
 
-    def step(self, v1, v2):
+    views = staticmethod(two_views)
+
+    def step(self, v1, v2, step, total_steps):
         n = len(v1)
         with torch.no_grad():
             embedding = forward_views(self.teacher_backbone, v1, v2, self.joint)   # the encoder evaluated
@@ -336,19 +421,105 @@ class BYOL:
         predictions = forward_views(lambda x: self.predictor(self.projector(x)), student[:n], student[n:], self.joint)
         return byol_loss(predictions[:n], predictions[n:], targets[:n], targets[n:]), embedding
 
-    @torch.no_grad()
     def after_step(self, step, total_steps):
-        """EMA update k (0-based) with c(k) = final - (final - base)(1 + cos(pi k / K)) / 2."""
-        c = self.final - 0.5 * (self.final - self.base) * (1 + math.cos(math.pi * min(step, total_steps) / total_steps))
-        for teacher, student in ((self.teacher_backbone, self.backbone), (self.teacher_projector, self.projector)):
-            for t, s in zip(teacher.parameters(), student.parameters()):
-                t.mul_(c).add_(s, alpha=1 - c)
-            for t, s in zip(teacher.buffers(), student.buffers()):
-                if t.dtype.is_floating_point:
-                    t.mul_(c).add_(s, alpha=1 - c)
-                else:
-                    t.copy_(s)   # num_batches_tracked
+        c = ema_coefficient(step, total_steps, self.base, self.final)
+        ema_update(((self.teacher_backbone, self.backbone), (self.teacher_projector, self.projector)), c)
         return {"ema": c}
+
+    def encoder(self):
+        return self.teacher_backbone
+
+    def student_encoder(self):
+        return self.backbone
+
+
+class MoCoV3:
+    def __init__(self, args):
+        torch.manual_seed(args.seed)
+        self.backbone = ConvNet()
+        torch.manual_seed(args.seed + 1)
+        self.projector = nn.Sequential(*mlp([self.backbone.features, 1024, 1024, 256], bias=False),
+                                       nn.BatchNorm1d(256, affine=False))
+        self.predictor = mlp([256, 1024, 256], bias=False)
+        self.teacher_backbone = copy.deepcopy(self.backbone).requires_grad_(False)    # the momentum (key) encoder
+        self.teacher_projector = copy.deepcopy(self.projector).requires_grad_(False)
+        self.base, self.final, self.temperature = args.ema_base, args.ema_final, args.temperature
+        self.joint = args.bn_mode == "joint"
+
+    views = staticmethod(two_views)
+
+    def parameter_groups(self, lr):
+        return [{"params": [p for m in (self.backbone, self.projector, self.predictor) for p in m.parameters()], "lr": lr}]
+
+    def modules(self):
+        return [self.backbone, self.projector, self.predictor, self.teacher_backbone, self.teacher_projector]
+
+    def step(self, v1, v2, step, total_steps):
+        n = len(v1)
+        embedding = forward_views(self.backbone, v1, v2, self.joint)   # the query encoder: the encoder evaluated
+        queries = forward_views(lambda x: self.predictor(self.projector(x)), embedding[:n], embedding[n:], self.joint)
+        with torch.no_grad():
+            keys = forward_views(self.teacher_projector, *forward_views(self.teacher_backbone, v1, v2, self.joint).split(n),
+                                 self.joint)
+        return mocov3_loss(queries[:n], queries[n:], keys[:n], keys[n:], self.temperature), embedding.detach()
+
+    def after_step(self, step, total_steps):
+        c = ema_coefficient(step, total_steps, self.base, self.final)
+        ema_update(((self.teacher_backbone, self.backbone), (self.teacher_projector, self.projector)), c)
+        return {"ema": c}
+
+    def encoder(self):
+        return self.backbone
+
+
+class DINO:
+    def __init__(self, args):
+        torch.manual_seed(args.seed)
+        self.backbone = ConvNet()
+        torch.manual_seed(args.seed + 1)
+        self.head = DINOHead(self.backbone.features, args.out_dim)
+        self.teacher_backbone = copy.deepcopy(self.backbone).requires_grad_(False)
+        self.teacher_head = copy.deepcopy(self.head).requires_grad_(False)
+        self.center = torch.zeros(1, args.out_dim)
+        self.args = args
+        self.base = 0.996 if args.ema_base is None else args.ema_base
+        self.final = args.ema_final
+        self.local_size = args.local_crop_size or max(4, round(28 * 96 / 224))
+        self.teacher_temperature = args.warmup_teacher_temperature
+
+    def views(self, images, rng):
+        """2 global crops (scale 0.4-1, 28 px), then --local-crops local ones (scale 0.05-0.4, 12 px)."""
+        crops = [augment(images, rng, scale=(0.4, 1.0)) for _ in range(2)]
+        return crops + [augment(images, rng, out=self.local_size, scale=(0.05, 0.4)) for _ in range(self.args.local_crops)]
+
+    def parameter_groups(self, lr):
+        return [{"params": list(self.backbone.parameters()) + list(self.head.parameters()), "lr": lr}]
+
+    def modules(self):
+        return [self.backbone, self.head, self.teacher_backbone, self.teacher_head]
+
+    def step(self, *crops_and_steps):
+        *crops, step, total_steps = crops_and_steps
+        a = self.args
+        warmup = 0.3 * total_steps   # the teacher temperature rises linearly over 30% of the steps
+        self.teacher_temperature = a.warmup_teacher_temperature + (a.teacher_temperature - a.warmup_teacher_temperature) \
+            * min(1.0, step / warmup)
+        n = len(crops[0])
+        with torch.no_grad():
+            embedding = self.teacher_backbone(torch.cat(crops[:2]))   # the teacher sees the global crops only
+            teacher = list(self.teacher_head(embedding).split(n))
+        student = list(self.head(self.backbone(torch.cat(crops[:2]))).split(n))
+        if len(crops) > 2:
+            student += list(self.head(self.backbone(torch.cat(crops[2:]))).split(n))
+        loss = dino_loss(student, teacher, self.center, a.student_temperature, self.teacher_temperature)
+        with torch.no_grad():
+            self.center.mul_(a.center_momentum).add_(torch.cat(teacher).mean(dim=0, keepdim=True), alpha=1 - a.center_momentum)
+        return loss, embedding
+
+    def after_step(self, step, total_steps):
+        c = ema_coefficient(step, total_steps, self.base, self.final)
+        ema_update(((self.teacher_backbone, self.backbone), (self.teacher_head, self.head)), c)
+        return {"ema": c, "teacher_t": self.teacher_temperature}
 
     def encoder(self):
         return self.teacher_backbone
@@ -367,6 +538,10 @@ def make_method(args):
                              lambda a, b: vicreg_loss(a, b, args.invariance_weight, args.variance_weight, args.covariance_weight))
     if args.method == "barlowtwins":
         return TwoViewMethod(args, [1024, 1024, 1024], False, lambda a, b: barlow_twins_loss(a, b, args.lambda_))
+    if args.method == "mocov3":
+        return MoCoV3(args)
+    if args.method == "dino":
+        return DINO(args)
     raise ValueError(f"unknown method {args.method}")
 
 
@@ -461,9 +636,16 @@ def read_safetensors(path):
 
 def load_swift_encoder(path, prefix=None):
     """The ConvNet encoder in a recipe checkpoint or encoder.safetensors: the tensors under
-    `prefix` (default: `backbone.teacher.` when present, else `backbone.`, else none)."""
+    `prefix` (default: the run's `encoder_key` from hparams.json beside checkpoints/, else
+    `backbone.teacher.` when present, else `backbone.`, else none)."""
     tensors = read_safetensors(path)
     names = list(tensors)
+    hparams = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(path))), "hparams.json")
+    if prefix is None and os.path.basename(os.path.dirname(os.path.abspath(path))) == "checkpoints" \
+            and os.path.exists(hparams):
+        key = json.load(open(hparams)).get("encoder_key")
+        if key and any(n.startswith(key + ".stages.") for n in names):
+            prefix = key + "."
     if prefix is None:
         candidates = [p for p in ("model.backbone.teacher.", "backbone.teacher.", "model.backbone.", "backbone.", "")
                       if any(n.startswith(p + "stages.") for n in names)]
@@ -493,20 +675,31 @@ def main():
     ap.add_argument("--batch-size", type=int, default=256)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--weight-decay", type=float, default=1e-4)
-    ap.add_argument("--temperature", type=float, default=0.2, help="simclr")
-    ap.add_argument("--ema-base", type=float, default=0.99, help="byol")
-    ap.add_argument("--ema-final", type=float, default=1.0, help="byol")
+    ap.add_argument("--temperature", type=float, default=0.2, help="simclr, mocov3")
+    ap.add_argument("--ema-base", type=float, default=None, help="byol, mocov3 (default 0.99), dino (0.996)")
+    ap.add_argument("--ema-final", type=float, default=1.0, help="byol, mocov3, dino")
     ap.add_argument("--predictor-lr-mult", type=float, default=1.0, help="byol: predictor lr = mult x lr")
     ap.add_argument("--invariance-weight", type=float, default=25.0, help="vicreg")
     ap.add_argument("--variance-weight", type=float, default=25.0, help="vicreg")
     ap.add_argument("--covariance-weight", type=float, default=1.0, help="vicreg")
     ap.add_argument("--lambda", dest="lambda_", type=float, default=5e-3, help="barlowtwins")
+    ap.add_argument("--out-dim", type=int, default=4096, help="dino: prototypes")
+    ap.add_argument("--local-crops", type=int, default=6, help="dino")
+    ap.add_argument("--local-crop-size", type=int, default=None, help="dino (default 12: 96/224 of 28)")
+    ap.add_argument("--teacher-temperature", type=float, default=0.07, help="dino")
+    ap.add_argument("--warmup-teacher-temperature", type=float, default=0.04, help="dino")
+    ap.add_argument("--student-temperature", type=float, default=0.1, help="dino")
+    ap.add_argument("--center-momentum", type=float, default=0.9, help="dino")
     ap.add_argument("--max-steps", type=int, default=None, help="stop each epoch after this many steps (smoke tests)")
     ap.add_argument("--no-offline", action="store_true", help="skip the offline kNN over the 60 000 training images")
     ap.add_argument("--evaluate-checkpoint", nargs="+", metavar="FILE",
                     help="evaluate the ConvNet encoder of Swift checkpoints / encoder.safetensors instead of training")
+    ap.add_argument("--encoder-key", default=None,
+                    help="with --evaluate-checkpoint: where the encoder sits (default: the run's hparams.json)")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
+    if args.ema_base is None and args.method != "dino":
+        args.ema_base = 0.99
 
     torch.set_num_threads(args.threads)
     train_x, train_y = load_split(args.data_dir, "train")
@@ -515,7 +708,7 @@ def main():
     if args.evaluate_checkpoint:
         for path in args.evaluate_checkpoint:
             start = time.time()
-            encoder, prefix = load_swift_encoder(path)
+            encoder, prefix = load_swift_encoder(path, args.encoder_key + "." if args.encoder_key else None)
             result, _ = offline_evaluation(encoder, train_x, train_y, test_x, test_y)
             print(f"{path} ({prefix or 'no prefix'}): " + "  ".join(f"{k} {v:.4f}" for k, v in result.items())
                   + f"  seconds {time.time() - start:.0f}", flush=True)
@@ -546,15 +739,14 @@ def main():
         for b in range(steps):
             index = order[b * args.batch_size:(b + 1) * args.batch_size]
             images, labels = train_x[index], train_y[index]
-            v1, v2 = augment(images, rng), augment(images, rng)
-            loss, embedding = method.step(v1, v2)
+            loss, embedding = method.step(*method.views(images, rng), step, total_steps)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
             extra = method.after_step(step, total_steps)   # the 0-based index of the step just taken
             step += 1
-            queue.add(embedding, torch.cat([labels, labels]))   # view-major, as the collation
+            queue.add(embedding, labels.repeat(len(embedding) // len(labels)))   # view-major, as the collation
             losses.append(loss.item())
             if not math.isfinite(losses[-1]):
                 raise SystemExit(f"non-finite loss at step {step}")
