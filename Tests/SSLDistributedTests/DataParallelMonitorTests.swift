@@ -96,8 +96,37 @@ enum MonitorScenario {
     static let comparedMetrics = ["val/knn_acc", "val/linear_probe_top1", "val/rankme", "val/effective_rank",
                                   "train/linear_probe_loss", "train/mlp_probe_loss"]
 
+    /// A run that writes checkpoints (a step checkpoint every step), may stop after a step (as
+    /// a killed job would have its last checkpoint there) or resume from the last checkpoint.
+    struct Checkpointing {
+        var directory: String
+        var stopAfterStep: Int?
+        var resume = false
+        /// Rank 0 kills its process (SIGKILL) at this step, before that step's checkpoint: the
+        /// job dies as a killed one does, its last checkpoint the step before (under mpirun).
+        var killAtStep: Int?
+    }
+
+    final class KillAtStep: Callback {
+        let step: Int
+        init(step: Int) { self.step = step }
+        func onTrainBatchEnd(_ trainer: Trainer, _ module: TrainableModule, outputs: Batch, batch: Batch, batchIndex: Int) {
+            if trainer.globalStep == step { kill(getpid(), SIGKILL) }
+        }
+    }
+
+    final class StopAfterStep: Callback {
+        let step: Int
+        init(step: Int) { self.step = step }
+        func onTrainBatchEnd(_ trainer: Trainer, _ module: TrainableModule, outputs: Batch, batch: Batch, batchIndex: Int) {
+            if trainer.globalStep == step { trainer.shouldStop = true }
+        }
+    }
+
     struct Outcome {
         var metrics: [String: [Float]]
+        /// Every tensor of the module's state, in key order.
+        var moduleWeights: [Float]
         /// Every probe tensor.
         var probeWeights: [Float]
         /// The probe tensors that follow the data (see the test's notes).
@@ -105,10 +134,16 @@ enum MonitorScenario {
         var knnBank: [Float]
         var knnLabels: [Float]
         var validationRows: Int
+        /// Training batches this fit ran (fewer when resumed).
+        var trainingBatches: Int
     }
 
     final class ValidationRowCounter: Callback {
         var rows = 0
+        var trainingBatches = 0
+        func onTrainBatchEnd(_ trainer: Trainer, _ module: TrainableModule, outputs: Batch, batch: Batch, batchIndex: Int) {
+            trainingBatches += 1
+        }
         func onValidationBatchEnd(_ trainer: Trainer, _ module: TrainableModule, outputs: Batch, batch: Batch, batchIndex: Int) {
             rows += outputs["embedding"].shape[0]
         }
@@ -121,7 +156,7 @@ enum MonitorScenario {
         return InMemoryImageDataset(name: "noise", channels: 1, height: side, width: side, pixels: pixels, labels: labels, classCount: 3)
     }
 
-    static func run(communicator: any Communicator) throws -> Outcome {
+    static func run(communicator: any Communicator, epochs: Int = 2, checkpointing: Checkpointing? = nil) throws -> Outcome {
         let side = 8
         let augment = Compose([RandomResizedCrop(size: side, scale: 0.5...1), RandomHorizontalFlip()])
         let train = DataLoader(noise(count: 48, side: side, seed: 11), batchSize: 12, views: MultiViewTransform([augment, augment]),
@@ -151,12 +186,17 @@ enum MonitorScenario {
         let mlp = OnlineProbe(name: "mlp_probe", featureCount: 8, classCount: 3, hiddenSizes: [16], learningRate: 0.05, seed: 1)
         let knn = OnlineKNN(queueLength: 40, classCount: 3, k: 5)
         let counter = ValidationRowCounter()
-        let trainer = Trainer(maxEpochs: 2, numSanityValSteps: 1, seed: 3, logEveryNSteps: 1,
-                              callbacks: [linear, mlp, knn, RankMe(maxSamples: 12), counter],
-                              rootDirectory: NSTemporaryDirectory() + "ssl-dp-monitors-\(UUID().uuidString)",
-                              enableProgressBar: false, enableCheckpointing: false, enableLogging: false,
-                              strategy: .dataParallel(communicator, bucketBytes: 4096))
-        try trainer.fit(module, train: train, validation: validation)
+        var callbacks: [Callback] = [linear, mlp, knn, RankMe(maxSamples: 12), counter]
+        if checkpointing != nil { callbacks.append(ModelCheckpoint(lastEveryNTrainSteps: 1)) }
+        if let step = checkpointing?.killAtStep, communicator.isRoot { callbacks.append(KillAtStep(step: step)) }
+        if let step = checkpointing?.stopAfterStep, communicator.rank == communicator.worldSize - 1 {
+            callbacks.append(StopAfterStep(step: step))  // one rank asks; every rank stops at the same step
+        }
+        let trainer = Trainer(maxEpochs: epochs, numSanityValSteps: 1, seed: 3, logEveryNSteps: 1, callbacks: callbacks,
+                              rootDirectory: checkpointing?.directory ?? NSTemporaryDirectory() + "ssl-dp-monitors-\(UUID().uuidString)",
+                              name: "monitors", enableProgressBar: false, enableCheckpointing: checkpointing != nil,
+                              enableLogging: checkpointing != nil, strategy: .dataParallel(communicator, bucketBytes: 4096))
+        try trainer.fit(module, train: train, validation: validation, resumeFrom: checkpointing?.resume == true ? .last : nil)
         var metrics: [String: [Float]] = [:]
         for record in trainer.metricsHistory {
             for name in comparedMetrics { if let value = record.values[name] { metrics[name, default: []].append(value) } }
@@ -167,7 +207,9 @@ enum MonitorScenario {
         let comparableWeights = linear.classifier.stateDict().entries.flatMap(\.tensor.scalars)
             + mlp.classifier.stateDict().entries.filter { !["0.bias", "1.running_mean"].contains($0.name) }.flatMap(\.tensor.scalars)
         let knnState = knn.stateDict()
-        return Outcome(metrics: metrics, probeWeights: probeWeights, comparableProbeWeights: comparableWeights, knnBank: knnState.tensors["bank"]?.scalars ?? [],
-                       knnLabels: knnState.tensors["labels"]?.scalars ?? [], validationRows: counter.rows)
+        let state = module.stateDict()
+        return Outcome(metrics: metrics, moduleWeights: state.keys.sorted().flatMap { state[$0]?.scalars ?? [] }, probeWeights: probeWeights, comparableProbeWeights: comparableWeights, knnBank: knnState.tensors["bank"]?.scalars ?? [],
+                       knnLabels: knnState.tensors["labels"]?.scalars ?? [], validationRows: counter.rows,
+                       trainingBatches: counter.trainingBatches)
     }
 }

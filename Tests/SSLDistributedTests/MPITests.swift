@@ -103,6 +103,34 @@ final class MPITests: XCTestCase {
         print("monitors ranks=\(c.worldSize) rank=\(c.rank) knn=\(outcome.metrics["val/knn_acc"] ?? []) reference=\(reference.metrics["val/knn_acc"] ?? [])")
     }
 
+    /// `--resume last` after a killed job, in two launches (by .ci/run) sharing the directory
+    /// SSL_MPI_RESUME_DIR: with SSL_MPI_RESUME_PHASE=kill, rank 0 SIGKILLs itself at step 7
+    /// (its last checkpoint: step 6) and mpirun ends the job; with SSL_MPI_RESUME_PHASE=resume,
+    /// every rank resumes from that checkpoint and must end with the weights, probes and kNN
+    /// queue of an uninterrupted run of the same ranks, bit for bit.
+    func testMPIResumeAfterAKilledJob() throws {
+        let c = try launchedCommunicator()
+        let environment = ProcessInfo.processInfo.environment
+        guard let phase = environment["SSL_MPI_RESUME_PHASE"], let directory = environment["SSL_MPI_RESUME_DIR"] else {
+            throw XCTSkip("set SSL_MPI_RESUME_PHASE=kill, then =resume, and SSL_MPI_RESUME_DIR (the first launch is meant to die)")
+        }
+        switch phase {
+        case "kill":
+            _ = try MonitorScenario.run(communicator: c, epochs: 3, checkpointing: .init(directory: directory + "/killed", killAtStep: 7))
+            XCTFail("unreachable: rank 0 should have been killed at step 7")
+        case "resume":
+            let resumed = try MonitorScenario.run(communicator: c, epochs: 3, checkpointing: .init(directory: directory + "/killed", resume: true))
+            let uninterrupted = try MonitorScenario.run(communicator: c, epochs: 3, checkpointing: .init(directory: directory + "/uninterrupted"))
+            XCTAssertEqual(resumed.trainingBatches, 6, "resumed after step 6, the last checkpoint of the killed job")
+            XCTAssertEqual(resumed.moduleWeights, uninterrupted.moduleWeights, "rank \(c.rank): module state")
+            XCTAssertEqual(resumed.probeWeights, uninterrupted.probeWeights, "rank \(c.rank): probes")
+            XCTAssertEqual(resumed.knnBank, uninterrupted.knnBank, "rank \(c.rank): kNN queue")
+            print("resume ranks=\(c.worldSize) rank=\(c.rank) batches-after-resume=\(resumed.trainingBatches) identical=\(resumed.moduleWeights == uninterrupted.moduleWeights)")
+        default:
+            XCTFail("SSL_MPI_RESUME_PHASE must be kill or resume, got \(phase)")
+        }
+    }
+
     /// Run only when SSL_MPI_ABORT_CHECK=1 (by .ci/run, which expects a non-zero exit soon):
     /// rank 1 fails in its third step; the job must end with its error, not hang.
     func testMPIFailureOnOneRankEndsTheJob() throws {
