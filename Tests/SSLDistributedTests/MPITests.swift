@@ -49,6 +49,7 @@ final class MPITests: XCTestCase {
         XCTAssertEqual(second, [n])
         c.barrier()
         XCTAssertGreaterThanOrEqual(c.localSize, 1)
+        print("collectives ranks=\(c.worldSize) rank=\(c.rank) local-size=\(c.localSize)")  // 1: one rank per host
     }
 
     /// The equivalence: with SyncBatchNorm and gathered negatives, N ranks with B/N
