@@ -81,7 +81,10 @@ Evaluation after each epoch, the encoder in evaluation mode (BatchNorm on runnin
 
 `--evaluate-checkpoint FILE` instead evaluates the encoder of a recipe's checkpoint (the kept
 `epoch=0-step=234.safetensors` of a 4-epoch run is its first epoch) with the offline numbers
-above: the Swift encoder under exactly this evaluation.
+above: the Swift encoder under exactly this evaluation. A checkpoint also holds OnlineKNN's
+queue; `knn_online_saved_queue` classifies the test embeddings against it and reproduces the
+run's logged `val/knn_acc` (printed next to it), which checks that knn_online here is the
+recipes' computation (VICReg's first epoch: 0.6940 both).
 
 Differences from the Swift runs, besides the random streams: PyTorch's float summation orders,
 and the order in which augmentation parameters are drawn (numpy here, per-sample generators
@@ -617,8 +620,9 @@ def offline_evaluation(encoder, train_x, train_y, test_x, test_y):
 
 # ----------------------------------------------------------------------------- Swift checkpoints
 
-def read_safetensors(path):
-    """A safetensors file as {name: tensor} (F32 and I64 only; no dependency on `safetensors`)."""
+def read_safetensors(path, metadata=False):
+    """A safetensors file as {name: tensor} (F32, F64, I32, I64; no dependency on `safetensors`),
+    and with `metadata` its header's __metadata__ too."""
     with open(path, "rb") as f:
         size = struct.unpack("<Q", f.read(8))[0]
         header = json.loads(f.read(size))
@@ -631,7 +635,21 @@ def read_safetensors(path):
         start, end = entry["data_offsets"]
         array = np.frombuffer(data[start:end], dtype=dtypes[entry["dtype"]]).reshape(entry["shape"])
         tensors[name] = torch.from_numpy(array.copy())
-    return tensors
+    return (tensors, header.get("__metadata__", {})) if metadata else tensors
+
+
+def saved_online_knn(path, test_f, test_y):
+    """With a recipe checkpoint that holds OnlineKNN's queue: the kNN of `test_f` against that
+    queue, and the `val/knn_acc` the run logged with it (None, None without a queue)."""
+    tensors, metadata = read_safetensors(path, metadata=True)
+    bank = tensors.get("callback/OnlineKNN[knn]/bank")
+    if bank is None:
+        return None, None
+    state = json.loads(metadata.get("ssl.checkpoint", "{}"))
+    filled = int(state.get("callbackValues", {}).get("OnlineKNN[knn]", {}).get("filled", len(bank)))
+    labels = tensors["callback/OnlineKNN[knn]/labels"].long()
+    logged = state.get("callbackMetrics", {}).get("val/knn_acc")
+    return knn_accuracy(bank[:filled], labels[:filled], test_f, test_y), logged
 
 
 def load_swift_encoder(path, prefix=None):
@@ -709,7 +727,12 @@ def main():
         for path in args.evaluate_checkpoint:
             start = time.time()
             encoder, prefix = load_swift_encoder(path, args.encoder_key + "." if args.encoder_key else None)
-            result, _ = offline_evaluation(encoder, train_x, train_y, test_x, test_y)
+            result, test_f = offline_evaluation(encoder, train_x, train_y, test_x, test_y)
+            online, logged = saved_online_knn(path, test_f, test_y)
+            if online is not None:
+                result["knn_online_saved_queue"] = online   # the checkpoint's queue: equals the run's val/knn_acc
+                if logged is not None:
+                    result["logged_val_knn_acc"] = logged
             print(f"{path} ({prefix or 'no prefix'}): " + "  ".join(f"{k} {v:.4f}" for k, v in result.items())
                   + f"  seconds {time.time() - start:.0f}", flush=True)
         return
