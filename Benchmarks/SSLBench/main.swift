@@ -22,7 +22,10 @@ let usage = """
     (`kernel avx512`, `kernel avx2` or `kernel portable`; SSL_GEMM_KERNEL=avx2 forces AVX2).
       peak   the measured single-core FMA peak (GFLOP/s) of that kernel family
       gemm   GFLOP/s of single-precision GEMM on the reference shapes (after a `peak` line)
-      conv   conv2d forward and backward GFLOP/s on the ConvNet shapes (batch 512)
+      conv [--layers convnet|resnet18] [--only 2,4] [--batch B] [--threads T] [--cpu-time] [--compare [--rounds R]]
+             GFLOP/s of conv2d's forward, input gradient and weight gradient on the ConvNet's
+             3×3 layers (batch 512) or ResNet-18's (batch 128); --compare: direct against
+             Winograd, interleaved rounds, median ratios
       data   views/s of the SimCLR augmentation through the DataLoader (2 workers, batch 256)
       step [--batch B] [--steps S] [case…]  one SimCLR/BYOL training step (simclr-mlp, simclr-convnet,
              byol-mlp, byol-convnet by default; simclr-resnet18, byol-resnet18 on 3×32×32 when named)
@@ -32,20 +35,37 @@ let usage = """
     """
 
 /// The best time, in seconds, of repeated runs of `body`.
-func bestSeconds(minimumSeconds: Double = 0.6, minimumRuns: Int = 5, warmup: Int = 2, _ body: () -> Void) -> Double {
+/// With `cpuTime`, the process's CPU time (all its threads) instead of the wall clock: on a
+/// loaded machine a single-threaded run's CPU time is the time it actually had a core.
+func bestSeconds(minimumSeconds: Double = 0.6, minimumRuns: Int = 5, warmup: Int = 2, cpuTime: Bool = false,
+                 _ body: () -> Void) -> Double {
     for _ in 0..<warmup { body() }
     let clock = ContinuousClock()
     var best = Double.infinity
     var total = 0.0
     var runs = 0
     while runs < minimumRuns || total < minimumSeconds {
-        let elapsed = clock.measure(body)
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        let seconds: Double
+        if cpuTime {
+            let start = processSeconds()
+            body()
+            seconds = processSeconds() - start
+        } else {
+            let elapsed = clock.measure(body)
+            seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        }
         best = min(best, seconds)
         total += seconds
         runs += 1
     }
     return best
+}
+
+/// CPU seconds used by this process so far.
+func processSeconds() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
 }
 
 func format(_ value: Double) -> String {
@@ -90,41 +110,18 @@ func benchmarkGEMM() {
     }
 }
 
-func benchmarkConvolution() {
-    let batch = 512
-    let cases: [(inChannels: Int, outChannels: Int, size: Int, stride: Int)] = [
-        (1, 32, 28, 1), (32, 32, 28, 1), (32, 64, 28, 2), (64, 64, 14, 1), (64, 128, 14, 2), (128, 128, 7, 1),
-    ]
-    let peak = printPeak()
-    var generator = RandomGenerator(seed: 1)
-    for (inChannels, outChannels, size, stride) in cases {
-        let x = Tensor.uniform([batch, inChannels, size, size], low: -1, high: 1, generator: &generator).requiringGrad()
-        let w = Tensor.kaimingUniform([outChannels, inChannels, 3, 3], generator: &generator).requiringGrad()
-        let outSize = (size + 2 - 3) / stride + 1
-        let flops = 2.0 * Double(batch * outChannels * outSize * outSize * inChannels * 9)
-        let forward = bestSeconds(minimumSeconds: 1.0, minimumRuns: 3, warmup: 1) {
-            _ = noGrad { x.conv2d(weight: w, stride: stride, padding: 1) }
-        }
-        let y = x.conv2d(weight: w, stride: stride, padding: 1)
-        let upstream = Tensor.uniform(y.shape, low: -1, high: 1, generator: &generator)
-        // Backward computes both the input and the weight gradient: twice the forward FLOPs.
-        let backward = bestSeconds(minimumSeconds: 1.0, minimumRuns: 3, warmup: 1) {
-            x.zeroGrad()
-            w.zeroGrad()
-            let output = x.conv2d(weight: w, stride: stride, padding: 1)
-            output.backward(gradient: upstream)
-        } - forward
-        let forwardRate = flops / forward / 1e9, backwardRate = 2 * flops / backward / 1e9
-        print("conv \(inChannels)->\(outChannels) \(size)x\(size) s\(stride) forward \(format(forwardRate)) backward \(format(backwardRate)) (\(percent(forwardRate, of: peak)) \(percent(backwardRate, of: peak)) of peak)")
-    }
-}
-
 let arguments = CommandLine.arguments.dropFirst()
 print("kernel \(ComputeContext.default.gemmKernel.rawValue)")
 switch arguments.first {
 case "peak": printPeak()
 case "gemm": benchmarkGEMM()
-case "conv": benchmarkConvolution()
+case "conv":
+    do {
+        try benchmarkConvolution(arguments: Array(arguments.dropFirst()))
+    } catch {
+        FileHandle.standardError.write(Data("ssl-bench conv: \(error)\n".utf8))
+        exit(1)
+    }
 case "data": benchmarkData()
 case "decode":
     do {

@@ -6,7 +6,8 @@ import XCTest
 /// summed in double precision, on shapes that exercise every path of the batched kernels:
 /// tiles running across image boundaries, several depth panels, partial tiles, the transposed
 /// and the scatter input-gradient paths, 1×1 and non-square kernels, more threads than images,
-/// and the stride-1 forward that reads the images in place (`forwardInPlace`).
+/// and the stride-1 forward that reads the images in place (`forwardInPlace`). The direct
+/// products only: `WinogradConvolutionTests` checks the 3×3 stride-1 products Winograd takes.
 final class ConvolutionTests: XCTestCase {
     private struct Case {
         let batch, channels, height, width, outChannels, kernelHeight, kernelWidth, stride, padding: Int
@@ -63,7 +64,8 @@ final class ConvolutionTests: XCTestCase {
         }
 
         let context = ComputeContext(threadCount: threads, gemmKernel: kernel)
-        ComputeContext.$current.withValue(context) {
+        // The direct products (WinogradConvolutionTests checks the Winograd ones).
+        ConvolutionAlgorithm.$current.withValue(.direct) { ComputeContext.$current.withValue(context) {
             let x = Tensor(shape: xShape, scalars: xValues).requiringGrad()
             let w = Tensor(shape: wShape, scalars: wValues).requiringGrad()
             let output = x.conv2d(weight: w, stride: s.stride, padding: s.padding)
@@ -77,7 +79,7 @@ final class ConvolutionTests: XCTestCase {
                         "input gradient \(label)", file: file, line: line)
             assertClose(w.grad?.scalars ?? [], dw.map { Float($0) }, rtol: 1e-4, atol: 1e-4,
                         "weight gradient \(label)", file: file, line: line)
-        }
+        } }
     }
 
     private let cases: [Case] = [

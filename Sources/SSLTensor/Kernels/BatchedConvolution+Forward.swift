@@ -14,6 +14,11 @@ extension BatchedConvolution {
         let m = outChannels, depth = geometry.columnRows, positions = geometry.columnCount
         let total = batch * positions
         if m == 0 || total == 0 { return }
+        if WinogradConvolution.applies(geometry, outChannels: outChannels, batch: batch, algorithm: .current) {
+            WinogradConvolution.forward(paddedInput: input, batch: batch, weight: weight, outChannels: outChannels,
+                                        geometry: geometry, output: output, context: context)
+            return
+        }
         if readsImagesInPlace(geometry, outChannels: outChannels, kernel: kernel) {
             forwardInPlace(paddedInput: input, batch: batch, weight: weight, outChannels: outChannels,
                            geometry: geometry, output: output, context: context)

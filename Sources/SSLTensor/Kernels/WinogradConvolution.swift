@@ -1,0 +1,208 @@
+// MARK: - Winograd F(2×2, 3×3)
+
+/// 3×3 stride-1 convolutions by Winograd's minimal filtering F(2×2, 3×3)
+/// ([Lavin & Gray 2016](https://arxiv.org/abs/1509.09308)). Every 2×2 block of outputs (a
+/// *tile*) comes from the 4×4 input patch `d` under it:
+///
+///     Y = Aᵀ [ Σ_c (G g_c Gᵀ) ⊙ (Bᵀ d_c B) ] A
+///
+/// with 16 products per tile and channel pair where the direct convolution takes 36 (2.25×
+/// fewer). At each of the 16 patch positions α the sum over input channels is a matrix product,
+/// `M[α] (O × tiles) = U[α] (O × C) · V[α] (C × tiles)`, and runs on the GEMM micro-kernels:
+/// the transformed weights U are packed once per call as A slivers, and the input transform
+/// writes V straight in the packed B-sliver layout, so nothing is packed per tile. Tiles run
+/// in blocks sized so that a block's V and M stay in L2; each worker takes whole blocks
+/// (input transform, the 16 products, output transform).
+///
+/// The transforms use only 0, ±1 and ±½, so the rounding error stays within a small multiple
+/// of the direct product's (`WinogradConvolutionTests` states the bound it checks).
+enum WinogradConvolution {
+    /// Whether `algorithm` computes a product of this shape with Winograd: a 3×3 stride-1
+    /// convolution, and with `.automatic` one whose shape pays (`pays`).
+    static func applies(
+        _ geometry: ConvolutionGeometry, outChannels: Int, batch: Int, algorithm: ConvolutionAlgorithm
+    ) -> Bool {
+        guard geometry.kernelHeight == 3, geometry.kernelWidth == 3, geometry.stride == 1,
+              geometry.channels > 0, outChannels > 0 else { return false }
+        switch algorithm {
+        case .direct: return false
+        case .winograd: return true
+        case .automatic: return pays(geometry, outChannels: outChannels, batch: batch)
+        }
+    }
+
+    /// Winograd pays when the per-α products are deep and wide enough for the micro-kernel to
+    /// run near its peak, so the 2.25× fewer multiplications are not spent again on the
+    /// transforms (at least 16 input and 16 output channels), and when there are enough tiles
+    /// to spread the weight transform over (at least 256, e.g. 64 images of 8×8 outputs).
+    static func pays(_ geometry: ConvolutionGeometry, outChannels: Int, batch: Int) -> Bool {
+        let tiles = batch * ((geometry.outputHeight + 1) / 2) * ((geometry.outputWidth + 1) / 2)
+        return geometry.channels >= 16 && outChannels >= 16 && tiles >= 256
+    }
+
+    /// `output[n, o, oy, ox] = Σ_{c, ky, kx} weight[o, c, ky, kx] · input[n, c, oy + ky, ox + kx]`
+    /// over the padded images: the same contract as `BatchedConvolution.forward` for a 3×3
+    /// stride-1 geometry. `paddedInput` is `[N, C, H + 2p, W + 2p]`, `weight` `[O, C·3·3]`,
+    /// `output` `[N, O, OH, OW]`.
+    static func forward(
+        paddedInput input: UnsafePointer<Float>, batch: Int, weight: UnsafePointer<Float>, outChannels: Int,
+        geometry: ConvolutionGeometry, output: UnsafeMutablePointer<Float>, context: ComputeContext
+    ) {
+        precondition(geometry.kernelHeight == 3 && geometry.kernelWidth == 3 && geometry.stride == 1,
+                     "WinogradConvolution.forward: needs a 3×3 stride-1 geometry, got \(geometry)")
+        let kernel = context.gemmKernel
+        let mr = kernel.tileRows, nr = kernel.tileColumns
+        let channels = geometry.channels, m = outChannels
+        let tiles = WinogradTiles(geometry: geometry, batch: batch, outChannels: m)
+        if tiles.count == 0 || m == 0 { return }
+        let paddedRows = roundUp(m, to: mr)
+        let panels = PanelSplit(depth: channels, maximumDepth: kernel.panelDepth)
+        let pool = context.bufferPool
+        let packedWeights = transformAndPackWeights(weight, outChannels: m, channels: channels, paddedRows: paddedRows,
+                                                    panels: panels, sliverHeight: mr, context: context)
+        defer { pool.release(packedWeights.pointer, capacity: packedWeights.capacity) }
+
+        let threads = max(1, min(context.threadCount, (tiles.count + nr - 1) / nr))
+        let blockTiles = blockSize(channels: channels, paddedRows: paddedRows, tileColumns: nr,
+                                   tileCount: tiles.count, threads: threads)
+        let blocks = (tiles.count + blockTiles - 1) / blockTiles
+        let layout = BlockLayout(tiles: blockTiles, channels: channels, paddedRows: paddedRows)
+        let perWorker = 16 * (layout.transformedStride + layout.productStride)
+        let scratch = pool.allocate(count: threads * perWorker)
+        defer { pool.release(scratch.pointer, capacity: scratch.capacity) }
+        let tableStride = TileTable.count(capacity: blockTiles)
+        let tableBuffer = UnsafeMutablePointer<Int>.allocate(capacity: threads * tableStride)
+        defer { tableBuffer.deallocate() }
+        // The last image with room after it: its last windows read up to two rows past its end.
+        let lastImageCount = tiles.inputImageSize + 2 * tiles.paddedWidth + 16
+        let lastImage = pool.allocate(count: lastImageCount)
+        defer { pool.release(lastImage.pointer, capacity: lastImage.capacity) }
+        lastImage.pointer.update(from: input + (batch - 1) * tiles.inputImageSize, count: tiles.inputImageSize)
+        (lastImage.pointer + tiles.inputImageSize).update(repeating: 0, count: lastImageCount - tiles.inputImageSize)
+
+        let source = SendablePointer(input), last = SendablePointer(lastImage.pointer)
+        let weights = SendablePointer(packedWeights.pointer)
+        let buffers = SendablePointer(scratch.pointer), tables = SendablePointer(tableBuffer)
+        let result = SendablePointer(output)
+        let blocksPerWorker = (blocks + threads - 1) / threads
+        ParallelLoop.run(workers: threads, context: context) { worker in
+            let transformed = buffers.base + worker * perWorker
+            let products = transformed + 16 * layout.transformedStride
+            let table = TileTable(base: tables.base + worker * tableStride, capacity: blockTiles)
+            let firstBlock = min(blocks, worker * blocksPerWorker)
+            for block in firstBlock..<min(blocks, firstBlock + blocksPerWorker) {
+                let first = block * blockTiles, count = min(blockTiles, tiles.count - first)
+                tiles.fill(table, first: first, count: count, source: UnsafePointer(source.base),
+                           lastImage: UnsafePointer(last.base), batch: batch)
+                transformInput(tiles: tiles, table: table, layout: layout, channels: channels, tileColumns: nr,
+                               into: transformed)
+                multiply(weights: UnsafePointer(weights.base), transformed: UnsafePointer(transformed), into: products,
+                         layout: layout, outChannels: m, paddedRows: paddedRows, channels: channels, panels: panels,
+                         usedTiles: count, kernel: kernel)
+                transformOutput(UnsafePointer(products), tiles: tiles, table: table, layout: layout, usedTiles: count,
+                                outChannels: m, into: result.base)
+            }
+        }
+    }
+
+    /// Tiles per block: a multiple of NR whose V (16·C floats a tile) and M (16·O) fill about
+    /// 1 MiB, at least one sliver, and no more than the workers' even share of the tiles.
+    static func blockSize(channels: Int, paddedRows: Int, tileColumns nr: Int, tileCount: Int, threads: Int) -> Int {
+        let bytesPerTile = 16 * (channels + paddedRows) * 4
+        let fitting = max(nr, (1 << 20) / bytesPerTile / nr * nr)
+        let share = roundUp((tileCount + threads - 1) / threads, to: nr)
+        return max(nr, min(fitting, share))
+    }
+
+    /// The 16 products of one block: `M[α] = U[α] · V[α]` over depth panels of the channels.
+    /// U[α]'s panel q is at `weights + α·weightStride + q·paddedRows·maximumDepth` (MR-tall
+    /// slivers); V[α] sliver s is `transformed + α·transformedStride + s·C·NR` (C groups of NR
+    /// floats); M[α] is `products + α·productStride`, rows `layout.tiles` apart.
+    @inline(__always)
+    static func multiply(
+        weights: UnsafePointer<Float>, transformed: UnsafePointer<Float>, into products: UnsafeMutablePointer<Float>,
+        layout: BlockLayout, outChannels m: Int, paddedRows: Int, channels: Int, panels: PanelSplit, usedTiles: Int,
+        kernel: GEMMMicroKernel
+    ) {
+        let mr = kernel.tileRows, nr = kernel.tileColumns, blockTiles = layout.tiles
+        let slivers = (usedTiles + nr - 1) / nr
+        let weightStride = weightStride(paddedRows: paddedRows, panels: panels)
+        for alpha in 0..<16 {
+            let v = transformed + alpha * layout.transformedStride
+            let product = products + alpha * layout.productStride
+            for panel in 0..<panels.count {
+                let (start, size) = panels[panel]
+                let u = weights + alpha * weightStride + panel * paddedRows * panels.maximumDepth
+                let beta: Float = panel == 0 ? 0 : 1
+                for sliver in 0..<slivers {
+                    let b = v + sliver * channels * nr + start * nr
+                    var row = 0
+                    while row < m {
+                        kernel.run(rows: min(mr, m - row), depth: size, a: u + row * size, b: b,
+                                   c: product + row * blockTiles + sliver * nr, ldc: blockTiles, alpha: 1, beta: beta)
+                        row &+= mr
+                    }
+                }
+            }
+        }
+    }
+
+    /// G applied to three values: the four rows (or columns) of G·(a, b, c)ᵀ.
+    @inline(__always)
+    static func applyG(_ a: Float, _ b: Float, _ c: Float) -> SIMD4<Float> {
+        SIMD4(a, (a + b + c) * 0.5, (a - b + c) * 0.5, c)
+    }
+
+    /// Floats from U[α] to U[α + 1] in the packed weights: all depth panels, staggered
+    /// (`BlockLayout.staggered`), as the transform writes all 16 at once.
+    static func weightStride(paddedRows: Int, panels: PanelSplit) -> Int {
+        BlockLayout.staggered(panels.count * paddedRows * panels.maximumDepth)
+    }
+
+    /// U[α][o][c] = (G g Gᵀ)[α] for the 3×3 kernel g = weight[o, c] (G = [1 0 0; ½ ½ ½; ½ −½ ½;
+    /// 0 0 1]), written straight in the packed layout `multiply` reads: for α and depth panel q,
+    /// MR-tall slivers of output channels (zero rows past O), `depth` groups of MR floats each.
+    /// The caller releases the buffer.
+    static func transformAndPackWeights(
+        _ weight: UnsafePointer<Float>, outChannels m: Int, channels: Int, paddedRows: Int, panels: PanelSplit,
+        sliverHeight mr: Int, context: ComputeContext
+    ) -> (pointer: UnsafeMutablePointer<Float>, capacity: Int) {
+        let panelSize = paddedRows * panels.maximumDepth
+        let alphaStride = weightStride(paddedRows: paddedRows, panels: panels)
+        let packed = context.bufferPool.allocate(count: 16 * alphaStride)
+        let slivers = paddedRows / mr
+        let source = SendablePointer(weight), destination = SendablePointer(packed.pointer)
+        ParallelLoop.forEachChunk(count: panels.count * slivers, minimumChunk: max(1, 4096 / (mr * channels)),
+                                  threads: context.threadCount) { range in
+            for unit in range {
+                let panel = unit / slivers, sliverRow = (unit % slivers) * mr
+                let (start, size) = panels[panel]
+                let weight = UnsafePointer(source.base)
+                // Sliver of rows sliverRow…, depth index c − start, row o − sliverRow within it.
+                let sliver = destination.base + panel * panelSize + sliverRow * size
+                for c in start..<(start + size) {
+                    let target = sliver + (c - start) * mr
+                    for row in 0..<mr {
+                        let o = sliverRow + row
+                        guard o < m else {
+                            for alpha in 0..<16 { target[alpha * alphaStride + row] = 0 }
+                            continue
+                        }
+                        let g = weight + (o * channels + c) * 9
+                        // The columns of G·g (each over its four rows), then (G·g)·Gᵀ column by column.
+                        let c0 = applyG(g[0], g[3], g[6]), c1 = applyG(g[1], g[4], g[7]), c2 = applyG(g[2], g[5], g[8])
+                        let u1 = (c0 + c1 + c2) * 0.5, u2 = (c0 - c1 + c2) * 0.5
+                        for i in 0..<4 {
+                            let base = target + 4 * i * alphaStride + row
+                            base[0] = c0[i]
+                            base[alphaStride] = u1[i]
+                            base[2 * alphaStride] = u2[i]
+                            base[3 * alphaStride] = c2[i]
+                        }
+                    }
+                }
+            }
+        }
+        return packed
+    }
+}

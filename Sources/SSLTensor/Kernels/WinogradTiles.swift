@@ -1,0 +1,107 @@
+// MARK: - Tiles and block buffers of the Winograd convolution
+
+/// Where one worker's block buffers put the 16 slices α: V[α] (`16 × C × tiles`) and M[α]
+/// (`16 × paddedRows × tiles`), each slice a *staggered* stride from the last. The transforms
+/// touch all 16 slices in one pass; slices a multiple of 4 KiB apart would all fall into the
+/// same L1 set (12 or 8 ways), so each stride is an odd number of cache lines modulo 4 KiB.
+struct BlockLayout {
+    let tiles: Int
+    let transformedStride: Int
+    let productStride: Int
+
+    init(tiles: Int, channels: Int, paddedRows: Int) {
+        self.tiles = tiles
+        transformedStride = Self.staggered(channels * tiles)
+        productStride = Self.staggered(paddedRows * tiles)
+    }
+
+    /// `floats` rounded up to whole 64-byte lines, and to an odd number of them.
+    static func staggered(_ floats: Int) -> Int {
+        let lines = (floats + 15) / 16
+        return 16 * (lines % 2 == 0 ? lines + 1 : lines)
+    }
+}
+
+/// The tiles of a batch: tile t = (n, ty, tx) covers outputs (2ty…2ty+1, 2tx…2tx+1) of image
+/// n and reads the padded input's rows 2ty…2ty+3, columns 2tx…2tx+3 (one past the bottom or
+/// right edge when the output size is odd; see `fill`).
+struct WinogradTiles: Sendable {
+    let tilesX: Int, tilesPerImage: Int, count: Int
+    let paddedHeight: Int, paddedWidth: Int, inputImageSize: Int
+    let outputHeight: Int, outputWidth: Int, outputImageSize: Int
+
+    init(geometry: ConvolutionGeometry, batch: Int, outChannels: Int) {
+        paddedHeight = geometry.height + 2 * geometry.padding
+        paddedWidth = geometry.width + 2 * geometry.padding
+        outputHeight = geometry.outputHeight
+        outputWidth = geometry.outputWidth
+        tilesX = (outputWidth + 1) / 2
+        tilesPerImage = tilesX * ((outputHeight + 1) / 2)
+        count = batch * tilesPerImage
+        inputImageSize = geometry.channels * paddedHeight * paddedWidth
+        outputImageSize = outChannels * outputHeight * outputWidth
+    }
+
+    var inputPlane: Int { paddedHeight * paddedWidth }
+    var outputPlane: Int { outputHeight * outputWidth }
+
+    /// Fills `table` for tiles `first..<first + count` of a batch of `batch` images. A tile's
+    /// input address is where its 4×4 window starts, in `source` or, for the last image, in
+    /// `lastImage` (a copy with room after it). Windows are never clipped: one that runs past
+    /// the bottom or right edge of the padded image reads the next plane's or row's floats (or
+    /// the copy's zeros), on which only the outputs past the edge depend (the first row of Aᵀ
+    /// ignores a window's last row and column), and those are never written. Empty slots read
+    /// slot 0's window.
+    func fill(_ table: TileTable, first: Int, count: Int, source: UnsafePointer<Float>, lastImage: UnsafePointer<Float>,
+              batch: Int) {
+        for slot in 0..<table.capacity {
+            guard slot < count else {
+                table.inputAddresses[slot] = table.inputAddresses[0]
+                table.outputOffsets[slot] = 0
+                table.outputExtents[slot] = 0
+                continue
+            }
+            let t = first + slot
+            let image = t / tilesPerImage, index = t - image * tilesPerImage
+            let ty = index / tilesX, tx = index - ty * tilesX
+            let imageStart = image == batch - 1 ? lastImage : source + image * inputImageSize
+            table.inputAddresses[slot] = Int(bitPattern: imageStart + 2 * ty * paddedWidth + 2 * tx)
+            table.outputOffsets[slot] = image * outputImageSize + 2 * ty * outputWidth + 2 * tx
+            table.outputExtents[slot] = min(2, outputHeight - 2 * ty) * 4 + min(2, outputWidth - 2 * tx)
+        }
+        for group in 0..<(table.capacity / 4) {
+            let slot = 4 * group
+            var inputRun = slot + 4 <= count, outputRun = true
+            for j in 1..<4 where table.inputAddresses[slot + j] != table.inputAddresses[slot + j - 1] + 8 { inputRun = false }
+            for j in 0..<4 where table.outputExtents[slot + j] != TileTable.fullOutput { outputRun = false }
+            table.inputRuns[group] = inputRun ? 1 : 0
+            table.outputRuns[group] = inputRun && outputRun ? 1 : 0
+        }
+    }
+}
+
+/// Per-block tile tables of one worker: for every slot, the address of its input window, the
+/// offset of its outputs and their extent (`rows·4 + columns` inside the output, 1 or 2 each;
+/// 0 for an empty slot); for every group of four slots, whether they are four consecutive tiles
+/// of one tile row (`inputRuns`), and whether their outputs are also all whole (`outputRuns`).
+struct TileTable {
+    static let fullOutput = 2 * 4 + 2
+    let inputAddresses: UnsafeMutablePointer<Int>
+    let outputOffsets: UnsafeMutablePointer<Int>
+    let outputExtents: UnsafeMutablePointer<Int>
+    let inputRuns: UnsafeMutablePointer<Int>
+    let outputRuns: UnsafeMutablePointer<Int>
+    let capacity: Int
+
+    /// The Ints a table of `capacity` slots (a multiple of 4) takes.
+    static func count(capacity: Int) -> Int { 3 * capacity + capacity / 2 }
+
+    init(base: UnsafeMutablePointer<Int>, capacity: Int) {
+        inputAddresses = base
+        outputOffsets = base + capacity
+        outputExtents = base + 2 * capacity
+        inputRuns = base + 3 * capacity
+        outputRuns = base + 3 * capacity + capacity / 4
+        self.capacity = capacity
+    }
+}

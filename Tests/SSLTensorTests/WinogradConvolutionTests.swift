@@ -1,0 +1,141 @@
+@testable import SSLTensor
+import SSLTestSupport
+import XCTest
+
+/// Winograd F(2×2, 3×3) (`WinogradConvolution`) against the direct convolution summed in double
+/// precision: the forward product and the input gradient (a stride-1 3×3 convolution of the
+/// output gradient, so Winograd computes it too), on every kernel family and several thread
+/// counts, over shapes that reach every path: odd output sizes (tiles clipped at the bottom
+/// and right), tiles running across images, groups of four tiles that do and do not lie in one
+/// tile row, several depth panels, output channels that are not a multiple of the tile
+/// height, several blocks per worker, and paddings 0, 1 and 2.
+///
+/// The bound: every output y = Σ_k w_k·x_k (k over the C·9 terms) must satisfy
+/// |ŷ − y| ≤ 2⁻²⁰ · Σ_k |w_k·x_k| (16 units of float rounding, u = 2⁻²⁴, times the sum's
+/// magnitude; the direct products meet it too). F(2×2, 3×3)'s transforms use only 0, ±1 and
+/// ±½, so its error is a small multiple of the direct product's: on these shapes the worst
+/// ratio was 4.1 u against the direct path's 3.3 u (the test prints both), while a wrong
+/// transform coefficient gives ratios of order 1.
+final class WinogradConvolutionTests: XCTestCase {
+    private struct Case {
+        let batch, channels, height, width, outChannels, padding: Int
+        var outputHeight: Int { height + 2 * padding - 2 }
+        var outputWidth: Int { width + 2 * padding - 2 }
+    }
+
+    static let bound = 1.0 / 1_048_576
+
+    private let cases: [Case] = [
+        // 7×5 outputs: the last tile row and column are clipped; 20 tiles over 3 images cross images.
+        Case(batch: 3, channels: 3, height: 7, width: 5, outChannels: 13, padding: 1),
+        // 18 wide: 9 tiles per row, so groups of four both lie in one row (the vector path) and do not.
+        Case(batch: 2, channels: 4, height: 4, width: 18, outChannels: 5, padding: 1),
+        // 260 channels: two depth panels; one image of 2×2 outputs (a single clipped group).
+        Case(batch: 1, channels: 260, height: 2, width: 2, outChannels: 3, padding: 1),
+        // No padding (6×6 → 4×4), and padding 2 (4×4 → 6×6).
+        Case(batch: 2, channels: 2, height: 6, width: 6, outChannels: 33, padding: 0),
+        Case(batch: 2, channels: 5, height: 4, width: 4, outChannels: 4, padding: 2),
+        // 9 input channels: the input gradient runs as a Winograd convolution too (5×9 → clipped tiles).
+        Case(batch: 2, channels: 9, height: 5, width: 9, outChannels: 6, padding: 1),
+        // 8 images of 8×8: 128 tiles, several blocks per worker with 3 workers.
+        Case(batch: 8, channels: 2, height: 8, width: 8, outChannels: 2, padding: 1),
+    ]
+
+    /// The largest |ŷ − y| / Σ|w·x| over `values` against `reference` (values, magnitudes).
+    private func worstRatio(_ values: [Float], _ reference: [Double], _ magnitudes: [Double]) -> Double {
+        var worst = 0.0
+        for i in values.indices {
+            let error = abs(Double(values[i]) - reference[i])
+            worst = max(worst, magnitudes[i] == 0 ? (error == 0 ? 0 : .infinity) : error / magnitudes[i])
+        }
+        return worst
+    }
+
+    /// Runs the case with `algorithm`; returns the worst ratios of the output and the input gradient.
+    private func check(_ s: Case, algorithm: ConvolutionAlgorithm, kernel: GEMMMicroKernel, threads: Int,
+                       file: StaticString = #filePath, line: UInt = #line) -> (Double, Double) {
+        let seed = UInt64(s.channels * 100 + s.outChannels)
+        let xShape = [s.batch, s.channels, s.height, s.width], wShape = [s.outChannels, s.channels, 3, 3]
+        let yShape = [s.batch, s.outChannels, s.outputHeight, s.outputWidth]
+        let x = testTensor(xShape, seed: seed).scalars, w = testTensor(wShape, seed: seed + 1).scalars
+        let g = testTensor(yShape, seed: seed + 2).scalars
+        var y = [Double](repeating: 0, count: yShape.reduce(1, *)), yMagnitude = y
+        var dx = [Double](repeating: 0, count: x.count), dxMagnitude = dx
+        for n in 0..<s.batch {
+            for o in 0..<s.outChannels {
+                for oy in 0..<s.outputHeight {
+                    for ox in 0..<s.outputWidth {
+                        let yi = ((n * s.outChannels + o) * s.outputHeight + oy) * s.outputWidth + ox
+                        for c in 0..<s.channels {
+                            for ky in 0..<3 {
+                                let iy = oy - s.padding + ky
+                                if iy < 0 || iy >= s.height { continue }
+                                for kx in 0..<3 {
+                                    let ix = ox - s.padding + kx
+                                    if ix < 0 || ix >= s.width { continue }
+                                    let xi = ((n * s.channels + c) * s.height + iy) * s.width + ix
+                                    let wi = ((o * s.channels + c) * 3 + ky) * 3 + kx
+                                    let forward = Double(w[wi]) * Double(x[xi]), backward = Double(w[wi]) * Double(g[yi])
+                                    y[yi] += forward
+                                    yMagnitude[yi] += abs(forward)
+                                    dx[xi] += backward
+                                    dxMagnitude[xi] += abs(backward)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let context = ComputeContext(threadCount: threads, gemmKernel: kernel)
+        return ComputeContext.$current.withValue(context) {
+            ConvolutionAlgorithm.$current.withValue(algorithm) {
+                let input = Tensor(shape: xShape, scalars: x).requiringGrad()
+                let weight = Tensor(shape: wShape, scalars: w)
+                let output = input.conv2d(weight: weight, padding: s.padding)
+                XCTAssertEqual(output.shape, yShape, file: file, line: line)
+                output.backward(gradient: Tensor(shape: yShape, scalars: g))
+                return (worstRatio(output.scalars, y, yMagnitude), worstRatio(input.grad?.scalars ?? [], dx, dxMagnitude))
+            }
+        }
+    }
+
+    func testWinogradMatchesTheDirectConvolutionInDoubleWithinTheStatedBound() {
+        var worstWinograd = 0.0, worstDirect = 0.0
+        for kernel in GEMMMicroKernel.allCases where kernel.isSupported {
+            for threads in [1, 3] {
+                for s in cases {
+                    let (output, gradient) = check(s, algorithm: .winograd, kernel: kernel, threads: threads)
+                    XCTAssertLessThanOrEqual(output, Self.bound, "output of \(s), kernel \(kernel), \(threads) threads")
+                    // The input gradient is a Winograd product only when it runs as a convolution (≥ 8 channels).
+                    XCTAssertLessThanOrEqual(gradient, Self.bound, "input gradient of \(s), kernel \(kernel), \(threads) threads")
+                    worstWinograd = max(worstWinograd, output, gradient)
+                }
+            }
+        }
+        for s in cases {
+            let (output, gradient) = check(s, algorithm: .direct, kernel: .best, threads: 1)
+            worstDirect = max(worstDirect, output, gradient)
+        }
+        print("Winograd F(2×2, 3×3): worst |ŷ − y| / Σ|w·x| \(worstWinograd) (direct: \(worstDirect)); bound \(Self.bound)")
+    }
+
+    func testTheAutomaticChoiceTakesWinogradOnlyForWideThreeByThreeStrideOneLayers() {
+        func applies(_ channels: Int, _ outChannels: Int, kernel: Int = 3, stride: Int = 1, batch: Int = 8,
+                     _ algorithm: ConvolutionAlgorithm = .automatic) -> Bool {
+            WinogradConvolution.applies(
+                ConvolutionGeometry(channels: channels, height: 14, width: 14, kernelHeight: kernel, kernelWidth: kernel,
+                                    stride: stride, padding: kernel / 2), outChannels: outChannels, batch: batch,
+                algorithm: algorithm)
+        }
+        XCTAssertTrue(applies(64, 64))
+        XCTAssertTrue(applies(32, 32))
+        XCTAssertFalse(applies(64, 64, batch: 5))  // 245 tiles: too few for the weight transform to pay
+        XCTAssertFalse(applies(1, 32))        // the 9-deep first layer
+        XCTAssertFalse(applies(64, 64, stride: 2))
+        XCTAssertFalse(applies(64, 64, kernel: 5))
+        XCTAssertFalse(applies(64, 64, kernel: 1))
+        XCTAssertFalse(applies(64, 64, .direct))
+        XCTAssertTrue(applies(1, 32, .winograd))
+    }
+}
