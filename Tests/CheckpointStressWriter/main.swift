@@ -1,6 +1,6 @@
 // Writes checkpoints to one path in a loop until killed; used by the checkpoint kill test.
 // Checkpoint i holds tensors filled with the value i and metadata globalStep = i, so a reader can
-// tell a torn file (mixed values) from a whole one. Prints "ready" after the first write.
+// tell a torn file (mixed values) from a whole one. Prints a line after every complete write.
 import Foundation
 import SSLNN
 import SSLTensor
@@ -32,5 +32,5 @@ while true {
         FileHandle.standardError.write(Data("write failed: \(error)\n".utf8))
         exit(1)
     }
-    if iteration == 1 { FileHandle.standardOutput.write(Data("ready\n".utf8)) }
+    FileHandle.standardOutput.write(Data("wrote \(iteration)\n".utf8))
 }

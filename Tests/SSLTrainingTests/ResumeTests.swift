@@ -109,8 +109,15 @@ final class ResumeTests: XCTestCase {
             let pipe = Pipe()
             process.standardOutput = pipe
             try process.run()
-            // Wait for the first complete write, then kill at a random moment.
-            _ = pipe.fileHandleForReading.availableData
+            // Wait for one to four complete writes (a random number, so the kills land at different
+            // steps however slow the machine is), then kill at a random moment within a write.
+            let writes = 1 + generator.nextInt(below: 4)
+            var lines = 0
+            while lines < writes {
+                let chunk = pipe.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                lines += chunk.filter { $0 == UInt8(ascii: "\n") }.count
+            }
             usleep(useconds_t(generator.nextInt(below: 40_000)))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
