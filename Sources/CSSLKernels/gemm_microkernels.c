@@ -163,6 +163,7 @@ void ssl_sgemm_kernel_6x16_avx2(long k, const float *a, const float *b, float *c
     for (long p = 0; p < k; ++p) {
         const __m256 b0 = _mm256_loadu_ps(b);
         const __m256 b1 = _mm256_loadu_ps(b + 8);
+        _mm_prefetch((const char *)(b + 128), _MM_HINT_T0);
         SSL_ROWS6(SSL_ROW256)
         a += 6;
         b += 16;
@@ -170,6 +171,43 @@ void ssl_sgemm_kernel_6x16_avx2(long k, const float *a, const float *b, float *c
     const __m256 va = _mm256_set1_ps(alpha);
     const __m256 vb = _mm256_set1_ps(beta);
     SSL_ROWS6(SSL_STORE256)
+}
+
+/* Edge kernels for the last, partial sliver of a 6-row packed A panel: 4 or 2 rows of C,
+ * reading A with the panel's stride of 6 floats per depth step. Layer widths are powers of two
+ * (32 = 5·6 + 2, 64 = 10·6 + 4, 128 = 21·6 + 2, …), so without them the last sliver computes
+ * 6 rows for 2 or 4 and goes through a tile buffer. */
+#define SSL_ROWS2(X) X(0) X(1)
+__attribute__((target("avx2,fma")))
+void ssl_sgemm_kernel_4x16_avx2(long k, const float *a, const float *b, float *c, long ldc,
+                                float alpha, float beta) {
+    SSL_ROWS4(SSL_ZERO256)
+    for (long p = 0; p < k; ++p) {
+        const __m256 b0 = _mm256_loadu_ps(b);
+        const __m256 b1 = _mm256_loadu_ps(b + 8);
+        SSL_ROWS4(SSL_ROW256)
+        a += 6;
+        b += 16;
+    }
+    const __m256 va = _mm256_set1_ps(alpha);
+    const __m256 vb = _mm256_set1_ps(beta);
+    SSL_ROWS4(SSL_STORE256)
+}
+
+__attribute__((target("avx2,fma")))
+void ssl_sgemm_kernel_2x16_avx2(long k, const float *a, const float *b, float *c, long ldc,
+                                float alpha, float beta) {
+    SSL_ROWS2(SSL_ZERO256)
+    for (long p = 0; p < k; ++p) {
+        const __m256 b0 = _mm256_loadu_ps(b);
+        const __m256 b1 = _mm256_loadu_ps(b + 8);
+        SSL_ROWS2(SSL_ROW256)
+        a += 6;
+        b += 16;
+    }
+    const __m256 va = _mm256_set1_ps(alpha);
+    const __m256 vb = _mm256_set1_ps(beta);
+    SSL_ROWS2(SSL_STORE256)
 }
 
 __attribute__((target("avx2,fma")))
@@ -264,6 +302,18 @@ void ssl_sgemm_kernel_6x16_avx2(long k, const float *a, const float *b, float *c
 
 void ssl_sgemm_kernel_8x32_avx512(long k, const float *a, const float *b, float *c, long ldc,
                                   float alpha, float beta) {
+    (void)k; (void)a; (void)b; (void)c; (void)ldc; (void)alpha; (void)beta;
+    ssl_kernel_unavailable();
+}
+
+void ssl_sgemm_kernel_4x16_avx2(long k, const float *a, const float *b, float *c, long ldc,
+                                float alpha, float beta) {
+    (void)k; (void)a; (void)b; (void)c; (void)ldc; (void)alpha; (void)beta;
+    ssl_kernel_unavailable();
+}
+
+void ssl_sgemm_kernel_2x16_avx2(long k, const float *a, const float *b, float *c, long ldc,
+                                float alpha, float beta) {
     (void)k; (void)a; (void)b; (void)c; (void)ldc; (void)alpha; (void)beta;
     ssl_kernel_unavailable();
 }

@@ -42,6 +42,13 @@ void ssl_sgemm_kernel_4x32_avx512(long k, const float *a, const float *b, float 
 void ssl_sgemm_kernel_6x16_avx2(long k, const float *a, const float *b, float *c, long ldc,
                                 float alpha, float beta);
 
+/// Edge kernels for the last sliver of a 6-row packed A panel: 4 (or 2) rows x 16 with AVX2 +
+/// FMA, A read with a stride of 6 floats per depth step. Same contract otherwise.
+void ssl_sgemm_kernel_4x16_avx2(long k, const float *a, const float *b, float *c, long ldc,
+                                float alpha, float beta);
+void ssl_sgemm_kernel_2x16_avx2(long k, const float *a, const float *b, float *c, long ldc,
+                                float alpha, float beta);
+
 /// Portable 6x16 micro-kernel (plain C the compiler vectorises for the baseline ISA: SSE2 on
 /// x86-64, NEON on arm64).
 void ssl_sgemm_kernel_6x16_generic(long k, const float *a, const float *b, float *c, long ldc,

@@ -54,12 +54,16 @@ public enum GEMMMicroKernel: String, Sendable, CaseIterable {
     }
 
     /// The rows an edge kernel computes for the last sliver of a panel holding `rows` (< MR)
-    /// real rows: 4 or 8 with AVX-512 (exactly `rows` when it is 4 or 8), or nil when there is
-    /// none and the full-height kernel runs on the zero-padded sliver.
+    /// real rows: 4 or 8 with AVX-512, 2 or 4 with AVX2 (exactly `rows` when it is one of
+    /// those), or nil when there is none and the full-height kernel runs on the zero-padded
+    /// sliver.
     @inlinable
     func edgeRows(for rows: Int) -> Int? {
-        guard self == .avx512 else { return nil }
-        return rows <= 4 ? 4 : rows <= 8 ? 8 : nil
+        switch self {
+        case .avx512: return rows <= 4 ? 4 : rows <= 8 ? 8 : nil
+        case .avx2: return rows <= 2 ? 2 : rows <= 4 ? 4 : nil
+        case .portable: return nil
+        }
     }
 
     /// Runs the smallest kernel that covers the first `rows` (1…MR) rows of a packed sliver:
@@ -70,9 +74,11 @@ public enum GEMMMicroKernel: String, Sendable, CaseIterable {
         rows: Int, depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
         c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float
     ) {
-        switch rows < tileRows ? edgeRows(for: rows) : nil {
-        case 4: ssl_sgemm_kernel_4x32_avx512(depth, a, b, c, ldc, alpha, beta)
-        case 8: ssl_sgemm_kernel_8x32_avx512(depth, a, b, c, ldc, alpha, beta)
+        switch (self, rows < tileRows ? edgeRows(for: rows) : nil) {
+        case (.avx512, 4): ssl_sgemm_kernel_4x32_avx512(depth, a, b, c, ldc, alpha, beta)
+        case (.avx512, 8): ssl_sgemm_kernel_8x32_avx512(depth, a, b, c, ldc, alpha, beta)
+        case (.avx2, 2): ssl_sgemm_kernel_2x16_avx2(depth, a, b, c, ldc, alpha, beta)
+        case (.avx2, 4): ssl_sgemm_kernel_4x16_avx2(depth, a, b, c, ldc, alpha, beta)
         default: run(depth: depth, a: a, b: b, c: c, ldc: ldc, alpha: alpha, beta: beta)
         }
     }
