@@ -3,8 +3,8 @@ import SSLTestSupport
 import XCTest
 
 /// Winograd F(2×2, 3×3) (`WinogradConvolution`) against the direct convolution summed in double
-/// precision: the forward product and the input gradient (a stride-1 3×3 convolution of the
-/// output gradient, so Winograd computes it too), on every kernel family and several thread
+/// precision: the forward product, the input gradient (a stride-1 3×3 convolution of the output
+/// gradient, so Winograd computes it too) and the weight gradient, on every kernel family and several thread
 /// counts, over shapes that reach every path: odd output sizes (tiles clipped at the bottom
 /// and right), tiles running across images, groups of four tiles that do and do not lie in one
 /// tile row, several depth panels, output channels that are not a multiple of the tile
@@ -12,10 +12,15 @@ import XCTest
 ///
 /// The bound: every output y = Σ_k w_k·x_k (k over the C·9 terms) must satisfy
 /// |ŷ − y| ≤ 2⁻²⁰ · Σ_k |w_k·x_k| (16 units of float rounding, u = 2⁻²⁴, times the sum's
-/// magnitude; the direct products meet it too). F(2×2, 3×3)'s transforms use only 0, ±1 and
+/// magnitude; the direct products meet it too), and likewise every input-gradient entry
+/// (Σ g·w). A weight-gradient entry (Σ g·x over the batch's positions) is a sum over tiles of
+/// 16 products that each mix a tile's whole 2×2 output gradient and 4×4 input window, so its
+/// scale is Σ_tiles Σ|g| · Σ|x| over those (the same for the 9 entries of one (o, c)): a tap
+/// that sees mostly padding is small while its rounding error is not. F(2×2, 3×3)'s transforms use only 0, ±1 and
 /// ±½, so its error is a small multiple of the direct product's: on these shapes the worst
-/// ratio was 4.1 u against the direct path's 3.3 u (the test prints both), while a wrong
-/// transform coefficient gives ratios of order 1.
+/// ratios were 4.1 u (output), 3.4 u (input gradient) and 0.7 u (weight gradient, on its tile
+/// scale) against the direct path's 3.3 u, 2.4 u and 0.4 u (the test prints both), while a
+/// wrong transform coefficient gives ratios of 10⁻² to 1.
 final class WinogradConvolutionTests: XCTestCase {
     private struct Case {
         let batch, channels, height, width, outChannels, padding: Int
@@ -51,9 +56,10 @@ final class WinogradConvolutionTests: XCTestCase {
         return worst
     }
 
-    /// Runs the case with `algorithm`; returns the worst ratios of the output and the input gradient.
+    /// Runs the case with `algorithm`; returns the worst ratios of the output, the input
+    /// gradient and the weight gradient.
     private func check(_ s: Case, algorithm: ConvolutionAlgorithm, kernel: GEMMMicroKernel, threads: Int,
-                       file: StaticString = #filePath, line: UInt = #line) -> (Double, Double) {
+                       file: StaticString = #filePath, line: UInt = #line) -> (Double, Double, Double) {
         let seed = UInt64(s.channels * 100 + s.outChannels)
         let xShape = [s.batch, s.channels, s.height, s.width], wShape = [s.outChannels, s.channels, 3, 3]
         let yShape = [s.batch, s.outChannels, s.outputHeight, s.outputWidth]
@@ -61,6 +67,31 @@ final class WinogradConvolutionTests: XCTestCase {
         let g = testTensor(yShape, seed: seed + 2).scalars
         var y = [Double](repeating: 0, count: yShape.reduce(1, *)), yMagnitude = y
         var dx = [Double](repeating: 0, count: x.count), dxMagnitude = dx
+        var dw = [Double](repeating: 0, count: w.count), dwMagnitude = dw
+        // The weight gradient's scale: per (o, c), Σ over tiles of Σ|g| (2×2) · Σ|x| (4×4 window).
+        for n in 0..<s.batch {
+            for ty in 0..<((s.outputHeight + 1) / 2) {
+                for tx in 0..<((s.outputWidth + 1) / 2) {
+                    for o in 0..<s.outChannels {
+                        var gradientSum = 0.0
+                        for oy in (2 * ty)..<min(s.outputHeight, 2 * ty + 2) {
+                            for ox in (2 * tx)..<min(s.outputWidth, 2 * tx + 2) {
+                                gradientSum += abs(Double(g[((n * s.outChannels + o) * s.outputHeight + oy) * s.outputWidth + ox]))
+                            }
+                        }
+                        for c in 0..<s.channels {
+                            var windowSum = 0.0
+                            for iy in (2 * ty - s.padding)..<(2 * ty - s.padding + 4) where iy >= 0 && iy < s.height {
+                                for ix in (2 * tx - s.padding)..<(2 * tx - s.padding + 4) where ix >= 0 && ix < s.width {
+                                    windowSum += abs(Double(x[((n * s.channels + c) * s.height + iy) * s.width + ix]))
+                                }
+                            }
+                            for tap in 0..<9 { dwMagnitude[(o * s.channels + c) * 9 + tap] += gradientSum * windowSum }
+                        }
+                    }
+                }
+            }
+        }
         for n in 0..<s.batch {
             for o in 0..<s.outChannels {
                 for oy in 0..<s.outputHeight {
@@ -80,6 +111,7 @@ final class WinogradConvolutionTests: XCTestCase {
                                     yMagnitude[yi] += abs(forward)
                                     dx[xi] += backward
                                     dxMagnitude[xi] += abs(backward)
+                                    dw[wi] += Double(g[yi]) * Double(x[xi])
                                 }
                             }
                         }
@@ -91,33 +123,38 @@ final class WinogradConvolutionTests: XCTestCase {
         return ComputeContext.$current.withValue(context) {
             ConvolutionAlgorithm.$current.withValue(algorithm) {
                 let input = Tensor(shape: xShape, scalars: x).requiringGrad()
-                let weight = Tensor(shape: wShape, scalars: w)
+                let weight = Tensor(shape: wShape, scalars: w).requiringGrad()
                 let output = input.conv2d(weight: weight, padding: s.padding)
                 XCTAssertEqual(output.shape, yShape, file: file, line: line)
                 output.backward(gradient: Tensor(shape: yShape, scalars: g))
-                return (worstRatio(output.scalars, y, yMagnitude), worstRatio(input.grad?.scalars ?? [], dx, dxMagnitude))
+                return (worstRatio(output.scalars, y, yMagnitude), worstRatio(input.grad?.scalars ?? [], dx, dxMagnitude),
+                        worstRatio(weight.grad?.scalars ?? [], dw, dwMagnitude))
             }
         }
     }
 
     func testWinogradMatchesTheDirectConvolutionInDoubleWithinTheStatedBound() {
-        var worstWinograd = 0.0, worstDirect = 0.0
+        var worstWinograd = (0.0, 0.0, 0.0), worstDirect = (0.0, 0.0, 0.0)
         for kernel in GEMMMicroKernel.allCases where kernel.isSupported {
             for threads in [1, 3] {
                 for s in cases {
-                    let (output, gradient) = check(s, algorithm: .winograd, kernel: kernel, threads: threads)
+                    let (output, gradient, weightGradient) = check(s, algorithm: .winograd, kernel: kernel, threads: threads)
                     XCTAssertLessThanOrEqual(output, Self.bound, "output of \(s), kernel \(kernel), \(threads) threads")
                     // The input gradient is a Winograd product only when it runs as a convolution (≥ 8 channels).
                     XCTAssertLessThanOrEqual(gradient, Self.bound, "input gradient of \(s), kernel \(kernel), \(threads) threads")
-                    worstWinograd = max(worstWinograd, output, gradient)
+                    XCTAssertLessThanOrEqual(weightGradient, Self.bound,
+                                             "weight gradient of \(s), kernel \(kernel), \(threads) threads")
+                    worstWinograd = (max(worstWinograd.0, output), max(worstWinograd.1, gradient),
+                                     max(worstWinograd.2, weightGradient))
                 }
             }
         }
         for s in cases {
-            let (output, gradient) = check(s, algorithm: .direct, kernel: .best, threads: 1)
-            worstDirect = max(worstDirect, output, gradient)
+            let (output, gradient, weightGradient) = check(s, algorithm: .direct, kernel: .best, threads: 1)
+            worstDirect = (max(worstDirect.0, output), max(worstDirect.1, gradient), max(worstDirect.2, weightGradient))
         }
-        print("Winograd F(2×2, 3×3): worst |ŷ − y| / Σ|w·x| \(worstWinograd) (direct: \(worstDirect)); bound \(Self.bound)")
+        print("Winograd F(2×2, 3×3), worst error / scale (output, input gradient, weight gradient): \(worstWinograd); "
+              + "direct: \(worstDirect); bound \(Self.bound)")
     }
 
     func testTheAutomaticChoiceTakesWinogradOnlyForWideThreeByThreeStrideOneLayers() {
@@ -137,5 +174,15 @@ final class WinogradConvolutionTests: XCTestCase {
         XCTAssertFalse(applies(64, 64, kernel: 1))
         XCTAssertFalse(applies(64, 64, .direct))
         XCTAssertTrue(applies(1, 32, .winograd))
+        // The weight gradient: from 128 channels on (or when Winograd is forced).
+        func appliesToWeightGradient(_ channels: Int, _ outChannels: Int, _ algorithm: ConvolutionAlgorithm = .automatic)
+            -> Bool {
+            WinogradConvolution.appliesToWeightGradient(
+                ConvolutionGeometry(channels: channels, height: 14, width: 14, kernelHeight: 3, kernelWidth: 3,
+                                    stride: 1, padding: 1), outChannels: outChannels, batch: 8, algorithm: algorithm)
+        }
+        XCTAssertEqual([appliesToWeightGradient(128, 128), appliesToWeightGradient(64, 64),
+                        appliesToWeightGradient(64, 64, .winograd), appliesToWeightGradient(128, 128, .direct)],
+                       [true, false, true, false])
     }
 }

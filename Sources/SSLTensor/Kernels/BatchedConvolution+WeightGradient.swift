@@ -17,6 +17,11 @@ extension BatchedConvolution {
             weightGradient.update(repeating: 0, count: m * n)
             return
         }
+        if WinogradConvolution.appliesToWeightGradient(geometry, outChannels: m, batch: batch, algorithm: .current) {
+            WinogradConvolution.weightGradient(outputGradient: outputGradient, paddedInput: input, batch: batch,
+                                               outChannels: m, geometry: geometry, into: weightGradient, context: context)
+            return
+        }
         let padded = PaddedImages(alreadyPadded: input, batch: batch, geometry: geometry)
         let paddedRows = roundUp(m, to: mr), paddedColumns = roundUp(n, to: nr)
         // Columns past n read offset 0 (inside the image); their results are never copied out.
