@@ -3,7 +3,8 @@
 round, on the same cases, and each ratio compares two runs taken next to each other.
 
     swift build -c release --product ssl-bench
-    /path/to/venv-with-torch/bin/python Benchmarks/step_paired.py [--rounds 5] [--batch B] [case ...]
+    /path/to/venv-with-torch/bin/python Benchmarks/step_paired.py [--rounds 5] [--batch B] [--threads T]
+        [--cpu-time] [case ...]
 
 Each round runs, for every case in turn, `ssl-bench step <case>` and then
 `Benchmarks/step_pytorch.py <case>` (2 threads), each in its own process, so a noisy minute on a
@@ -76,6 +77,9 @@ def main():
                         help=f"cases to run (default: {', '.join(DEFAULT_CASES)}; also {', '.join(CASES[4:])})")
     parser.add_argument("--rounds", type=int, default=5, help="paired rounds (default 5)")
     parser.add_argument("--batch", type=int, help="images per view (default: each side's 256)")
+    parser.add_argument("--threads", type=int, help="threads of both sides (default: ssl-bench all cores, PyTorch 2)")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="both sides time steps by CPU time (with --threads 1: steady on a loaded machine)")
     parser.add_argument("--ssl-bench", default=os.path.join(ROOT, ".build", "release", "ssl-bench"),
                         help="the ssl-bench executable (default: the release build)")
     arguments = parser.parse_args()
@@ -85,6 +89,8 @@ def main():
     if not os.access(arguments.ssl_bench, os.X_OK):
         parser.error(f"{arguments.ssl_bench} is not an executable; run `swift build -c release --product ssl-bench`")
     batch = ["--batch", str(arguments.batch)] if arguments.batch else []
+    batch += ["--threads", str(arguments.threads)] if arguments.threads else []
+    batch += ["--cpu-time"] if arguments.cpu_time else []
 
     ratios = {case: [] for case in arguments.cases}
     memory = {case: [] for case in arguments.cases}
@@ -103,7 +109,8 @@ def main():
                   f"{ours_mib:.0f} {reference_mib:.0f}", flush=True)
 
     print()
-    print(f"kernel {kernel}" + (f", batch {arguments.batch} per view" if arguments.batch else ""))
+    print(f"kernel {kernel}" + (f", batch {arguments.batch} per view" if arguments.batch else "")
+          + (f", {arguments.threads} threads" if arguments.threads else "") + (", CPU time" if arguments.cpu_time else ""))
     print("| case | " + " | ".join(f"r{i}" for i in range(1, arguments.rounds + 1))
           + " | median | target | memory, ours / PyTorch (median) |")
     print("|---|" + "---|" * arguments.rounds + "---|---|---|")

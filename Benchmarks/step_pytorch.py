@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """The training-step benchmark of `ssl-bench step`, in PyTorch, on identical models.
 
-    python3 Benchmarks/step_pytorch.py [--batch B] [--steps S] [case ...]   # needs torch (CPU), 2 threads
+    python3 Benchmarks/step_pytorch.py [--batch B] [--steps S] [--threads T] [--cpu-time] [case ...]
 
 One step: forward of both views as one batch of 2×256 random images (1×28×28; 3×32×32 for the
 ResNet-18 cases), loss, backward, AdamW (lr 1e-3, weight decay 1e-4) step and, for BYOL, the
 teacher forward and the EMA update of parameters and BatchNorm buffers (coefficient 0.996).
 Median of 7 steps after 2 warm-up steps. Prints `step <case> <ms/step> <images/s>` (images count
-samples, not views). `--batch` sets the images per view, `--steps` the timed steps. Cases:
+samples, not views). Needs torch (CPU); 2 threads unless `--threads`. `--batch` sets the images
+per view, `--steps` the timed steps, `--cpu-time` times by the process's CPU time
+(time.process_time) instead of the wall clock, as `ssl-bench step --cpu-time` does. Cases:
 simclr-mlp, simclr-convnet, byol-mlp, byol-convnet (the default), simclr-resnet18, byol-resnet18.
 Models:
   MLP backbone: Flatten, Linear 784→1024, BatchNorm1d, ReLU, Linear 1024→1024, BatchNorm1d, ReLU.
@@ -139,8 +141,12 @@ def main():
     parser.add_argument("cases", nargs="*")
     parser.add_argument("--batch", type=int, default=BATCH, help="images per view (default 256)")
     parser.add_argument("--steps", type=int, default=7, help="timed steps (default 7)")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    parser.add_argument("--cpu-time", action="store_true", help="time by CPU time, not the wall clock")
     arguments = parser.parse_args()
     BATCH = arguments.batch
+    torch.set_num_threads(arguments.threads)
+    clock = time.process_time if arguments.cpu_time else time.perf_counter
     all_cases = ["simclr-mlp", "simclr-convnet", "byol-mlp", "byol-convnet", "simclr-resnet18", "byol-resnet18"]
     requested = arguments.cases or all_cases[:4]
     unknown = [case for case in requested if case not in all_cases]
@@ -158,9 +164,9 @@ def main():
             step()
         times = []
         for _ in range(arguments.steps):
-            start = time.perf_counter()
+            start = clock()
             step()
-            times.append(time.perf_counter() - start)
+            times.append(clock() - start)
         median = sorted(times)[len(times) // 2]
         print(f"step {name} {median * 1000:.1f} {BATCH / median:.1f}", flush=True)
 

@@ -12,18 +12,25 @@ import SSLTraining
 /// builds the identical models.
 ///
 /// Arguments: case names (default: the MLP and ConvNet cases), `--batch B` (images per view,
-/// default 256), `--steps S` (timed steps, default 7).
+/// default 256), `--steps S` (timed steps, default 7), `--threads T` (default: all cores) and
+/// `--cpu-time` (time each step by the process's CPU time, not the wall clock: with
+/// `--threads 1`, the time it actually had a core, the steadiest reading on a loaded machine).
 func benchmarkTrainingSteps(arguments: [String]) throws {
     let allCases = ["simclr-mlp", "simclr-convnet", "byol-mlp", "byol-convnet", "simclr-resnet18", "byol-resnet18"]
-    var requested: [String] = [], batchSize = 256, steps = 7
+    var requested: [String] = [], batchSize = 256, steps = 7, threads: Int?, cpuTime = false
     var remaining = arguments[...]
     while let argument = remaining.popFirst() {
         switch argument {
-        case "--batch", "--steps":
+        case "--cpu-time": cpuTime = true
+        case "--batch", "--steps", "--threads":
             guard let value = remaining.popFirst().flatMap({ Int($0) }), value > 0 else {
                 throw BenchmarkError.invalidArgument("\(argument) needs a positive integer")
             }
-            if argument == "--batch" { batchSize = value } else { steps = value }
+            switch argument {
+            case "--batch": batchSize = value
+            case "--steps": steps = value
+            default: threads = value
+            }
         default:
             guard allCases.contains(argument) else {
                 throw BenchmarkError.invalidArgument("unknown case \(argument); the cases are \(allCases.joined(separator: ", "))")
@@ -32,6 +39,14 @@ func benchmarkTrainingSteps(arguments: [String]) throws {
         }
     }
     if requested.isEmpty { requested = Array(allCases.prefix(4)) }
+    let context = threads.map { ComputeContext(threadCount: $0, bufferPool: ComputeContext.default.bufferPool) }
+        ?? .default
+    try ComputeContext.$current.withValue(context) {
+        try runSteps(requested: requested, allCases: allCases, batchSize: batchSize, steps: steps, cpuTime: cpuTime)
+    }
+}
+
+private func runSteps(requested: [String], allCases: [String], batchSize: Int, steps: Int, cpuTime: Bool) throws {
     var generator = RandomGenerator(seed: 0)
     var batches: [String: Batch] = [:]
     for name in allCases where requested.contains(name) {
@@ -63,8 +78,14 @@ func benchmarkTrainingSteps(arguments: [String]) throws {
         for _ in 0..<2 { step() }
         var times: [Double] = []
         for _ in 0..<steps {
-            let elapsed = clock.measure(step)
-            times.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+            if cpuTime {
+                let start = processSeconds()
+                step()
+                times.append(processSeconds() - start)
+            } else {
+                let elapsed = clock.measure(step)
+                times.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+            }
         }
         times.sort()
         let median = times[times.count / 2]

@@ -21,13 +21,14 @@ let usage = """
     The first line of every command's output names the GEMM kernel family it runs
     (`kernel avx512`, `kernel avx2` or `kernel portable`; SSL_GEMM_KERNEL=avx2 forces AVX2).
       peak   the measured single-core FMA peak (GFLOP/s) of that kernel family
-      gemm   GFLOP/s of single-precision GEMM on the reference shapes (after a `peak` line)
+      gemm [--threads T] [--cpu-time]  GFLOP/s of single-precision GEMM on the reference shapes
+             (after a `peak` line)
       conv [--layers convnet|resnet18] [--only 2,4] [--batch B] [--threads T] [--cpu-time] [--compare [--rounds R]]
              GFLOP/s of conv2d's forward, input gradient and weight gradient on the ConvNet's
              3×3 layers (batch 512) or ResNet-18's (batch 128); --compare: direct against
              Winograd, interleaved rounds, median ratios
       data   views/s of the SimCLR augmentation through the DataLoader (2 workers, batch 256)
-      step [--batch B] [--steps S] [case…]  one SimCLR/BYOL training step (simclr-mlp, simclr-convnet,
+      step [--batch B] [--steps S] [--threads T] [--cpu-time] [case…]  one SimCLR/BYOL training step (simclr-mlp, simclr-convnet,
              byol-mlp, byol-convnet by default; simclr-resnet18, byol-resnet18 on 3×32×32 when named)
       decode images/s of ImageFolder loading 500×375 JPEG and PNG files at 96×96 (all cores)
       knn [N D]  exact 5-nearest-neighbour search of N embeddings of D (100 000 × 512), as ssl-embed runs it
@@ -87,8 +88,29 @@ func printPeak() -> Double {
 /// `value` as a percentage of `peak`, e.g. `61%`.
 func percent(_ value: Double, of peak: Double) -> String { "\(Int((100 * value / peak).rounded()))%" }
 
-func benchmarkGEMM() {
-    printPeak()
+/// `ssl-bench gemm [--threads T] [--cpu-time]`: one `gemm <M>x<K>x<N> <layout> <GFLOP/s>` line per
+/// reference shape (best repetitions) after the `peak` line; `--threads` runs on that many
+/// threads, `--cpu-time` times by the process's CPU time (steady with `--threads 1` on a loaded
+/// machine).
+func benchmarkGEMM(arguments: [String]) throws {
+    var threads: Int?, cpuTime = false
+    var remaining = arguments[...]
+    while let argument = remaining.popFirst() {
+        switch argument {
+        case "--cpu-time": cpuTime = true
+        case "--threads":
+            guard let value = remaining.popFirst().flatMap({ Int($0) }), value > 0 else {
+                throw BenchmarkError.invalidArgument("--threads needs a positive integer")
+            }
+            threads = value
+        default: throw BenchmarkError.invalidArgument("unknown argument \(argument)")
+        }
+    }
+    let context = threads.map { ComputeContext(threadCount: $0) } ?? .default
+    let peak = printPeak() / Double(ComputeContext.default.threadCount) * Double(context.threadCount)
+    if threads != nil || cpuTime {
+        print("\(context.threadCount) threads, \(cpuTime ? "CPU time" : "wall clock"), peak \(format(peak))")
+    }
     let cases: [(m: Int, k: Int, n: Int, layout: String)] = [
         (256, 256, 256, "NN"), (1024, 1024, 1024, "NN"), (2048, 2048, 2048, "NN"),
         (512, 784, 1024, "NN"), (512, 1024, 1024, "NN"), (1024, 512, 1024, "TN"), (512, 1024, 784, "NT"),
@@ -99,11 +121,11 @@ func benchmarkGEMM() {
         let a = Tensor.uniform(transposeA ? [k, m] : [m, k], low: -1, high: 1, generator: &generator)
         let b = Tensor.uniform(transposeB ? [n, k] : [k, n], low: -1, high: 1, generator: &generator)
         let c = Tensor.zeros([m, n])
-        let seconds = bestSeconds {
+        let seconds = bestSeconds(cpuTime: cpuTime) {
             gemm(m: m, n: n, k: k,
                  a: .rowMajor(a.storage.pointer, columns: transposeA ? m : k, transposed: transposeA),
                  b: .rowMajor(b.storage.pointer, columns: transposeB ? k : n, transposed: transposeB),
-                 c: c.storage.pointer, ldc: n)
+                 c: c.storage.pointer, ldc: n, context: context)
         }
         let gflops = 2.0 * Double(m) * Double(n) * Double(k) / seconds / 1e9
         print("gemm \(m)x\(k)x\(n) \(layout) \(format(gflops))")
@@ -114,7 +136,13 @@ let arguments = CommandLine.arguments.dropFirst()
 print("kernel \(ComputeContext.default.gemmKernel.rawValue)")
 switch arguments.first {
 case "peak": printPeak()
-case "gemm": benchmarkGEMM()
+case "gemm":
+    do {
+        try benchmarkGEMM(arguments: Array(arguments.dropFirst()))
+    } catch {
+        FileHandle.standardError.write(Data("ssl-bench gemm: \(error)\n".utf8))
+        exit(1)
+    }
 case "conv":
     do {
         try benchmarkConvolution(arguments: Array(arguments.dropFirst()))
