@@ -174,15 +174,17 @@ final class WinogradConvolutionTests: XCTestCase {
         XCTAssertFalse(applies(64, 64, kernel: 1))
         XCTAssertFalse(applies(64, 64, .direct))
         XCTAssertTrue(applies(1, 32, .winograd))
-        // The weight gradient: from 128 channels on (or when Winograd is forced).
-        func appliesToWeightGradient(_ channels: Int, _ outChannels: Int, _ algorithm: ConvolutionAlgorithm = .automatic)
-            -> Bool {
+        // The weight gradient: from 128 channels with AVX-512, 64 with AVX2 (or when Winograd is forced).
+        func appliesToWeightGradient(_ channels: Int, _ outChannels: Int, _ algorithm: ConvolutionAlgorithm = .automatic,
+                                     kernel: GEMMMicroKernel = .avx512) -> Bool {
             WinogradConvolution.appliesToWeightGradient(
                 ConvolutionGeometry(channels: channels, height: 14, width: 14, kernelHeight: 3, kernelWidth: 3,
-                                    stride: 1, padding: 1), outChannels: outChannels, batch: 8, algorithm: algorithm)
+                                    stride: 1, padding: 1), outChannels: outChannels, batch: 8, algorithm: algorithm,
+                kernel: kernel)
         }
         XCTAssertEqual([appliesToWeightGradient(128, 128), appliesToWeightGradient(64, 64),
+                        appliesToWeightGradient(64, 64, kernel: .avx2), appliesToWeightGradient(32, 32, kernel: .avx2),
                         appliesToWeightGradient(64, 64, .winograd), appliesToWeightGradient(128, 128, .direct)],
-                       [true, false, true, false])
+                       [true, false, true, false, true, false])
     }
 }

@@ -17,7 +17,8 @@ extension BatchedConvolution {
             weightGradient.update(repeating: 0, count: m * n)
             return
         }
-        if WinogradConvolution.appliesToWeightGradient(geometry, outChannels: m, batch: batch, algorithm: .current) {
+        if WinogradConvolution.appliesToWeightGradient(geometry, outChannels: m, batch: batch, algorithm: .current,
+                                                       kernel: kernel) {
             WinogradConvolution.weightGradient(outputGradient: outputGradient, paddedInput: input, batch: batch,
                                                outChannels: m, geometry: geometry, into: weightGradient, context: context)
             return

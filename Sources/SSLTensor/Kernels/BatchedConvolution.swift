@@ -19,7 +19,7 @@
 ///
 /// 3×3 stride-1 forward products with enough channels and tiles (`WinogradConvolution.pays`)
 /// go to Winograd F(2×2, 3×3) instead (`WinogradConvolution`), and so do the input gradients
-/// that run as such a convolution and, from 128 channels, the weight gradients;
+/// that run as such a convolution and, from 64 channels (128 with AVX-512), the weight gradients;
 /// `ConvolutionAlgorithm.current` can pin either.
 ///
 /// Each product has its own file (`BatchedConvolution+Forward.swift` with the in-place path,

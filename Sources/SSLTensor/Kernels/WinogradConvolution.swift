@@ -33,14 +33,18 @@ enum WinogradConvolution {
 
     /// Whether `algorithm` computes the weight gradient of this shape with Winograd
     /// (`weightGradient`). Its 16 products go through `gemm`, which packs both operands per
-    /// block, so with `.automatic` it pays only from 128 input and output channels (measured
-    /// on ResNet-18's layers: about 1.1–1.5× the direct product from 128 channels up, 0.7–1.0×
-    /// at 32 and 64) besides the forward product's conditions.
+    /// block, so with `.automatic` it pays only from 128 input and output channels with the
+    /// AVX-512 kernel (single-core measurements on the ConvNet's and ResNet-18's layers: about
+    /// 1.1–1.5× the direct product from 128 channels, 0.7–1.0× at 32 and 64) and from 64 with
+    /// the others, whose slower multiply-adds leave the packing a smaller share (AVX2: 1.0× at
+    /// 32, 1.25× at 64, 1.5× at 128), besides the forward product's conditions.
     static func appliesToWeightGradient(
-        _ geometry: ConvolutionGeometry, outChannels: Int, batch: Int, algorithm: ConvolutionAlgorithm
+        _ geometry: ConvolutionGeometry, outChannels: Int, batch: Int, algorithm: ConvolutionAlgorithm,
+        kernel: GEMMMicroKernel
     ) -> Bool {
         guard applies(geometry, outChannels: outChannels, batch: batch, algorithm: algorithm) else { return false }
-        return algorithm == .winograd || (geometry.channels >= 128 && outChannels >= 128)
+        let minimum = kernel == .avx512 ? 128 : 64
+        return algorithm == .winograd || (geometry.channels >= minimum && outChannels >= minimum)
     }
 
     /// Winograd pays when the per-α products are deep and wide enough for the micro-kernel to

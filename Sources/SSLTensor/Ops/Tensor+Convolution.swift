@@ -10,7 +10,7 @@ extension Tensor {
     /// nothing KH·KW times the input is ever stored. 3×3 stride-1 layers with at least 16 input
     /// and output channels compute the forward pass and the input gradient by Winograd
     /// F(2×2, 3×3) instead (2.25× fewer multiplications; `ConvolutionAlgorithm` can pin either),
-    /// and from 128 channels the weight gradient too.
+    /// and from 64 channels (128 with AVX-512) the weight gradient too.
     ///
     /// ```swift
     /// let y = x.conv2d(weight: w, bias: b, stride: 1, padding: 1)   // [N, O, H, W]
