@@ -9,19 +9,21 @@
 //   temperature from 0.04 to 0.07); the warm-up runs over the first 30% of the steps, where
 //   the code counts epochs (30 in its recommended ViT settings) on far longer runs.
 // - Head: `DINOHead` as the code (3 layers with GELU, bottleneck 256, L2-normalised,
-//   weight-normalised last layer with its norm fixed), but 1024 hidden (the code's 2048) and
-//   4096 prototypes (`--out-dim`; the code's 65536): on 2 cores the last layer's cost grows
-//   with it, and Fashion-MNIST has 10 classes. The code's ResNet-50 setting adds BatchNorm in
-//   the head; this one has none, as its default.
+//   weight-normalised last layer with its norm fixed, BatchNorm only with `--bn-in-head`), but
+//   1024 hidden (the code's 2048) and 4096 prototypes (`--out-dim`; the code's 65536): on 2
+//   cores the last layer's cost grows with it, and Fashion-MNIST has 10 classes.
 // - Crops: 2 global (scale 0.4–1) and 6 local (scale 0.05–0.4; the code's default is 8) at
 //   96/224 of the image side (12 px on 28), with the recipes' flip and jitter; the code adds
 //   blur and solarisation per crop. Each group of crops goes through the backbone as one batch
 //   (as the code's MultiCropWrapper), the two global crops together.
 // - Teacher: EMA from 0.996 to 1 (cosine over the steps, as the code); it is the encoder
 //   evaluated and exported (as the code's eval_knn.py and eval_linear.py default).
-// - Optimizer: the recipes' AdamW with cosine annealing; the code uses AdamW with lr
-//   5e-4·batch/256, 10 warm-up epochs, weight decay 0.04 → 0.4, gradient clipping at 3 and
-//   the last layer frozen in the first epoch (on runs of a few epochs that would be most).
+// - Optimizer: the recipes' AdamW with a linear warm-up over the first 10% of the steps
+//   (the code's 10 epochs of 100), then cosine; the code's lr is 5e-4·batch/256, its weight
+//   decay 0.04 → 0.4, and it clips gradients at 3 and freezes the last layer in the first
+//   epoch (on runs of a few epochs that would be most of them).
+// - Short runs: DINO starts near uniform outputs (loss ≈ log K) and leaves them slowly; in
+//   1–4 minutes on 2048 images it gains little kNN (Benchmarks/learning_checks.sh).
 //
 //   swift run -c release dino --help
 //   swift run -c release dino --dataset fashion-mnist --epochs 4
@@ -45,12 +47,12 @@ do {
             try TeacherStudentModule(student: student, baseEMACoefficient: options.emaBase, finalEMACoefficient: options.emaFinal,
                                      schedule: .perStep)
         }
-        let head = DINOHead(inputFeatures: features, outputDimension: options.outputDimension, hiddenFeatures: 1024)
-        return try Parts(backbone: ema(backbone), head: ema(head),
-                         loss: DINOLoss(outputDimension: options.outputDimension, studentTemperature: options.studentTemperature,
-                                        teacherTemperature: options.teacherTemperature,
-                                        warmupTeacherTemperature: options.warmupTeacherTemperature,
-                                        centerMomentum: options.centerMomentum))
+        let head = DINOHead(inputFeatures: features, outputDimension: options.outputDimension, hiddenFeatures: 1024,
+                            batchNorm: options.batchNormInHead)
+        let loss = DINOLoss(outputDimension: options.outputDimension, studentTemperature: options.studentTemperature,
+                            teacherTemperature: options.teacherTemperature,
+                            warmupTeacherTemperature: options.warmupTeacherTemperature, centerMomentum: options.centerMomentum)
+        return try Parts(backbone: ema(backbone), head: ema(head), loss: loss)
     }
 
     let module = SSLModule(parts, optimizer: options.optimizerSpec) { m, batch, stage in
@@ -70,14 +72,9 @@ do {
         return out
     }
 
-    let trainer = setup.makeTrainer(name: "dino", features: features, hyperparameters: [
-        "out_dim": String(options.outputDimension), "local_crops": String(options.localCrops),
-        "global_crop_size": String(options.globalCropSize ?? setup.train.height),
-        "local_crop_size": String(options.localCropSize ?? RecipeOptions.defaultLocalCropSize(imageSize: setup.train.height)),
-        "teacher_temperature": String(options.teacherTemperature), "warmup_teacher_temperature": String(options.warmupTeacherTemperature),
-        "student_temperature": String(options.studentTemperature), "center_momentum": String(options.centerMomentum),
-        "ema_base": String(options.emaBase), "ema_final": String(options.emaFinal),
-    ], encoderKey: "backbone.teacher")
+    let trainer = setup.makeTrainer(name: "dino", features: features,
+                                    hyperparameters: options.dinoHyperparameters(imageSize: setup.train.height),
+                                    encoderKey: "backbone.teacher")
     try trainer.fit(module, train: setup.trainLoader, validation: setup.validationLoader, resumeFrom: options.resumeSource)
     try RecipeEvaluation.finish(trainer: trainer, encoder: parts.backbone.teacher, setup: setup, start: start)
 } catch {

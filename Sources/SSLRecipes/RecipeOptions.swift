@@ -36,6 +36,8 @@ public struct RecipeOptions: Sendable {
     public var warmupTeacherTemperature: Float = 0.04
     public var studentTemperature: Float = 0.1
     public var centerMomentum: Float = 0.9
+    /// DINO: BatchNorm in the head's MLP (the official `--use_bn_in_head`).
+    public var batchNormInHead = false
     /// VICReg's loss weights (the official `sim_coeff`, `std_coeff`, `cov_coeff`).
     public var invarianceWeight: Float = 25
     public var varianceWeight: Float = 25
@@ -123,6 +125,7 @@ public struct RecipeOptions: Sendable {
             text += "\n  --warmup-teacher-temperature X   at the first step, rising over 30% of the steps (default 0.04)"
             text += "\n  --student-temperature X          (default 0.1)"
             text += "\n  --center-momentum X    momentum of the teacher's centre (default 0.9)"
+            text += "\n  --bn-in-head           BatchNorm in the head's MLP (the official --use_bn_in_head; default off)"
             text += "\n  --ema-base X           teacher's EMA coefficient at the first step (default 0.996)"
             text += "\n  --ema-final X          at the last step (default 1.0)"
         }
@@ -242,6 +245,7 @@ public struct RecipeOptions: Sendable {
             case "--teacher-temperature" where method == .dino: options.teacherTemperature = try positive(argument)
             case "--warmup-teacher-temperature" where method == .dino: options.warmupTeacherTemperature = try positive(argument)
             case "--student-temperature" where method == .dino: options.studentTemperature = try positive(argument)
+            case "--bn-in-head" where method == .dino: options.batchNormInHead = true
             case "--center-momentum" where method == .dino:
                 options.centerMomentum = try real(argument)
                 guard options.centerMomentum <= 1 else { throw OptionError.invalid(argument, "\(options.centerMomentum)", "a value in [0, 1]") }
@@ -255,18 +259,33 @@ public struct RecipeOptions: Sendable {
         return options
     }
 
+    /// DINO's options as run hyperparameters (the crop sides resolved for `imageSize`).
+    public func dinoHyperparameters(imageSize: Int) -> [String: String] {
+        ["out_dim": String(outputDimension), "local_crops": String(localCrops), "bn_in_head": String(batchNormInHead),
+         "global_crop_size": String(globalCropSize ?? imageSize),
+         "local_crop_size": String(localCropSize ?? Self.defaultLocalCropSize(imageSize: imageSize)),
+         "teacher_temperature": String(teacherTemperature), "warmup_teacher_temperature": String(warmupTeacherTemperature),
+         "student_temperature": String(studentTemperature), "center_momentum": String(centerMomentum),
+         "ema_base": String(emaBase), "ema_final": String(emaFinal)]
+    }
+
     /// The local crops' default side: 96/224 of the image's (DINO's 96 px local crops of 224 px
     /// images), 12 on 28 px images.
     public static func defaultLocalCropSize(imageSize: Int) -> Int {
         Swift.max(4, Int((Double(imageSize) * 96 / 224).rounded()))
     }
 
-    /// The optimizer the options ask for, with cosine annealing to 0 over the fit.
+    /// The optimizer the options ask for, with cosine annealing to 0 over the fit. DINO's
+    /// starts with a linear warm-up over the first 10% of the steps (the official code's 10
+    /// epochs of 100), without which its teacher collapses onto one prototype in the first steps.
     public var optimizerSpec: OptimizerSpec {
+        let schedule: OptimizerSpec.Schedule = method == .dino
+            ? .warmupCosine(warmupFraction: 0.1, startFactor: 0.01, finalLearningRate: 0) : .cosine
         switch optimizer {
-        case "lars": return .lars(learningRate: learningRate, weightDecay: weightDecay, schedule: .warmupCosine)
-        case "sgd": return .sgd(learningRate: learningRate, momentum: 0.9, weightDecay: weightDecay)
-        default: return .adamW(learningRate: learningRate, weightDecay: weightDecay)
+        case "lars": return .lars(learningRate: learningRate, weightDecay: weightDecay,
+                                  schedule: method == .dino ? schedule : .warmupCosine)
+        case "sgd": return .sgd(learningRate: learningRate, momentum: 0.9, weightDecay: weightDecay, schedule: schedule)
+        default: return .adamW(learningRate: learningRate, weightDecay: weightDecay, schedule: schedule)
         }
     }
 

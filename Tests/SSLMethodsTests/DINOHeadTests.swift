@@ -75,6 +75,11 @@ final class DINOHeadTests: XCTestCase {
         XCTAssertTrue(head.mlp.layers.compactMap { $0 as? Linear }.allSatisfy { $0.bias?.scalars.allSatisfy { $0 == 0 } ?? false })
         // Every output is a cosine with a unit prototype: |logit| ≤ 1.
         XCTAssertTrue(head(testTensor([5, 8], seed: 3, low: -10, high: 10)).scalars.allSatisfy { abs($0) <= 1 + 1e-5 })
+        let withBatchNorm = DINOHead(inputFeatures: 8, outputDimension: 32, hiddenFeatures: 16, bottleneckFeatures: 6, batchNorm: true)
+        XCTAssertEqual(withBatchNorm.namedParameters().map(\.name).prefix(6),
+                       ["mlp.0.weight", "mlp.0.bias", "mlp.1.weight", "mlp.1.bias", "mlp.3.weight", "mlp.3.bias"],
+                       "use_bn_in_head: Linear, BatchNorm1d, GELU, … as the official Sequential")
+        XCTAssertTrue((withBatchNorm.copy() as DINOHead).usesBatchNorm)
         let copy = head.copy()
         XCTAssertEqual(copy.stateDict().keys, head.stateDict().keys)
         XCTAssertFalse(copy.lastLayer.weightG.requiresGrad)

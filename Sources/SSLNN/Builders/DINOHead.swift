@@ -1,7 +1,7 @@
 import SSLTensor
 
-/// DINO's projection head: an MLP down to a bottleneck (Linear → GELU between layers, no
-/// BatchNorm), its output L2-normalised, then a weight-normalised linear layer onto
+/// DINO's projection head: an MLP down to a bottleneck (Linear → GELU between layers, with
+/// BatchNorm before each GELU when `batchNorm`, the code's `use_bn_in_head`), its output L2-normalised, then a weight-normalised linear layer onto
 /// `outputDimension` prototypes, whose logits the DINO loss turns into distributions.
 ///
 /// As the official `DINOHead` (main_dino.py / vision_transformer.py): the MLP's Linear weights
@@ -22,6 +22,7 @@ public final class DINOHead: Module {
     public let hiddenFeatures: Int
     public let bottleneckFeatures: Int
     public let layerCount: Int
+    public let usesBatchNorm: Bool
     public let normalizesLastLayer: Bool
     /// Linear → GELU → … → Linear to the bottleneck (`layerCount` Linear layers).
     public let mlp: MLP
@@ -29,16 +30,17 @@ public final class DINOHead: Module {
     public let lastLayer: WeightNormalizedLinear
 
     public init(inputFeatures: Int, outputDimension: Int = 65536, hiddenFeatures: Int = 2048, bottleneckFeatures: Int = 256,
-                layerCount: Int = 3, normalizesLastLayer: Bool = true) {
+                layerCount: Int = 3, batchNorm: Bool = false, normalizesLastLayer: Bool = true) {
         precondition(layerCount >= 1, "DINOHead: layerCount must be at least 1, got \(layerCount)")
         self.inputFeatures = inputFeatures
         self.outputDimension = outputDimension
         self.hiddenFeatures = hiddenFeatures
         self.bottleneckFeatures = bottleneckFeatures
         self.layerCount = layerCount
+        self.usesBatchNorm = batchNorm
         self.normalizesLastLayer = normalizesLastLayer
         let sizes = [inputFeatures] + Array(repeating: hiddenFeatures, count: layerCount - 1) + [bottleneckFeatures]
-        mlp = MLP(sizes, activation: .gelu)
+        mlp = MLP(sizes, batchNorm: batchNorm, activation: .gelu)
         var generator = ParameterInitialization.makeGenerator()
         for case let linear as Linear in mlp.layers {
             linear.weight.copyIn(Tensor.normal(linear.weight.shape, std: 0.02, generator: &generator))
@@ -56,6 +58,7 @@ public final class DINOHead: Module {
 
     public override func makeCopy() -> Module {
         DINOHead(inputFeatures: inputFeatures, outputDimension: outputDimension, hiddenFeatures: hiddenFeatures,
-                 bottleneckFeatures: bottleneckFeatures, layerCount: layerCount, normalizesLastLayer: normalizesLastLayer)
+                 bottleneckFeatures: bottleneckFeatures, layerCount: layerCount, batchNorm: usesBatchNorm,
+                 normalizesLastLayer: normalizesLastLayer)
     }
 }
