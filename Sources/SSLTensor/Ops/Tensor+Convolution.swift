@@ -123,14 +123,12 @@ extension Tensor {
         let outChannels = weight.shape[0], inChannels = weight.shape[1], kh = weight.shape[2], kw = weight.shape[3]
         let result = Tensor(uninitializedShape: [inChannels, outChannels, kh, kw])
         let source = weight.dataPointer, destination = result.dataPointer
-        for o in 0..<outChannels {
-            for c in 0..<inChannels {
-                for ky in 0..<kh {
-                    for kx in 0..<kw {
-                        destination[((c * outChannels + o) * kh + ky) * kw + kx] =
-                            source[((o * inChannels + c) * kh + (kh - 1 - ky)) * kw + (kw - 1 - kx)]
-                    }
-                }
+        let taps = kh * kw
+        // Written in order (c, then o): each source kernel is read whole, the output never strided.
+        for c in 0..<inChannels {
+            for o in 0..<outChannels {
+                let from = source + (o * inChannels + c) * taps, to = destination + (c * outChannels + o) * taps
+                for tap in 0..<taps { to[tap] = from[taps - 1 - tap] }
             }
         }
         return result
