@@ -11,9 +11,11 @@ import SSLTensor
 /// state-dict keys, checkpoints and the fused ReLU of the builders are unchanged. With one
 /// rank it changes nothing.
 ///
-/// Per layer and step: three small all-reduces forward (the sample count, the per-channel sum,
-/// the per-channel sum of squared deviations; two-pass, so no cancellation) and two backward,
-/// all recorded by autograd (`Communicator.allReduceSum`).
+/// Per layer and step: two small all-reduces forward (the sample count with each channel's
+/// count·mean, then each channel's squared deviations about the global mean: no cancellation)
+/// and one backward (Σdy and Σdy·x̂ per channel), inside the fused batch-normalisation kernels
+/// (`Tensor.batchNorm(…, sumOverProcesses:)`), so a synchronised layer costs what a plain one
+/// does plus the three all-reduces.
 ///
 /// ```swift
 /// let converted = SyncBatchNorm.convert(module, communicator: communicator)   // layers converted
@@ -49,33 +51,10 @@ public final class SyncBatchNorm: BatchNormSynchronizer {
         let channels = layer.featureCount
         precondition(input.rank >= 2 && input.shape[1] == channels,
                      "SyncBatchNorm(\(channels)): input shape \(input.shape) must be [N, \(channels), …]")
-        let axes = [0] + Array(2..<input.rank)
-        let statisticsShape = [1, channels] + [Int](repeating: 1, count: input.rank - 2)
-        var count = [input.count / channels]
-        communicator.allReduce(&count, .sum)
-        precondition(count[0] > 1, "SyncBatchNorm(\(channels)): expected more than 1 value per channel over all ranks, got input \(input.shape)")
-        let total = Float(count[0])
-        let mean = communicator.allReduceSum(input.sum(axes: axes)) * (1 / total)
-        let centered = input - mean.reshape(statisticsShape)
-        let squares = communicator.allReduceSum((centered * centered).sum(axes: axes))
-        let variance = squares * (1 / total)
-        let inverseDeviation = (variance + layer.eps).rsqrt()
-        var output = centered * inverseDeviation.reshape(statisticsShape)
-        if let weight = layer.weight { output = output * weight.reshape(statisticsShape) }
-        if let bias = layer.bias { output = output + bias.reshape(statisticsShape) }
-        if let runningMean = layer.runningMean, let runningVariance = layer.runningVariance {
-            let momentum = layer.momentum
-            let unbiased = total / (total - 1)
-            let means = mean.scalars, variances = variance.scalars
-            runningMean.withUnsafeMutableElements { rm in
-                runningVariance.withUnsafeMutableElements { rv in
-                    for c in 0..<channels {
-                        rm[c] = (1 - momentum) * rm[c] + momentum * means[c]
-                        rv[c] = (1 - momentum) * rv[c] + momentum * variances[c] * unbiased
-                    }
-                }
-            }
-        }
-        return applyingReLU ? output.relu() : output
+        let communicator = communicator
+        return input.batchNorm(runningMean: layer.runningMean, runningVariance: layer.runningVariance,
+                               weight: layer.weight, bias: layer.bias, training: true, momentum: layer.momentum,
+                               eps: layer.eps, applyingReLU: applyingReLU,
+                               sumOverProcesses: { communicator.allReduce($0, .sum) })
     }
 }

@@ -41,13 +41,23 @@ extension Tensor {
     /// pass over memory — identical values and gradients to `.relu()` after it.
     /// [Ioffe & Szegedy 2015](https://arxiv.org/abs/1502.03167)
     ///
+    ///
+    /// `sumOverProcesses` (training only) makes the statistics those of a batch split over
+    /// several processes, as `SyncBatchNorm`: it must replace a small buffer by its element-wise
+    /// sum over the processes (an all-reduce). The forward pass combines each process's count,
+    /// mean and squared deviations (Chan et al.'s pairwise update: two all-reduces of C + 1 and
+    /// C values, no cancellation); the backward pass sums Σdy and Σdy·(x − mean) over the
+    /// processes (one all-reduce of 2C values) for the input's gradient, while γ's and β's
+    /// gradients stay this process's own sums (a data-parallel step averages them afterwards).
+    ///
     /// ```swift
     /// let y = x.batchNorm(runningMean: mean, runningVariance: variance,
     ///                     weight: gamma, bias: beta, training: true)
     /// ```
     public func batchNorm(
         runningMean: Tensor?, runningVariance: Tensor?, weight: Tensor?, bias: Tensor?,
-        training: Bool, momentum: Float = 0.1, eps: Float = 1e-5, applyingReLU: Bool = false
+        training: Bool, momentum: Float = 0.1, eps: Float = 1e-5, applyingReLU: Bool = false,
+        sumOverProcesses: ((UnsafeMutableBufferPointer<Float>) -> Void)? = nil
     ) -> Tensor {
         precondition(rank >= 2, "batchNorm: input must be [N, C, …], got \(shape)")
         let channels = shape[1]
@@ -62,35 +72,43 @@ extension Tensor {
                      "batchNorm: evaluation mode needs running statistics")
         let batch = shape[0], spatial = shape[2...].reduce(1, *)
         let layout = BatchNormKernels.Layout(batch: batch, channels: channels, spatial: spatial)
-        let perChannel = layout.perChannel
-        precondition(!training || perChannel > 1,
+        let sumOverProcesses = training ? sumOverProcesses : nil
+        // Values per channel: this process's, or over every process when synchronised.
+        var perChannel = Float(layout.perChannel)
+        precondition(!training || sumOverProcesses != nil || perChannel > 1,
                      "batchNorm: expected more than 1 value per channel in training, got input \(shape)")
         let input = contiguousCopyIfNeeded()
         let gammas = weight.map { $0.scalars } ?? [Float](repeating: 1, count: channels)
         let betas = bias.map { $0.scalars } ?? [Float](repeating: 0, count: channels)
-        let means: [Float], variances: [Float]
+        var batchMeans: [Float], variances: [Float]
         if training {
-            (means, variances) = BatchNormKernels.statistics(input.dataPointer, layout: layout)
+            (batchMeans, variances) = BatchNormKernels.statistics(input.dataPointer, layout: layout)
+            if let sumOverProcesses {
+                (batchMeans, variances, perChannel) = Tensor.combineStatistics(means: batchMeans, variances: variances, count: perChannel,
+                                                                          sumOverProcesses: sumOverProcesses)
+                precondition(perChannel > 1, "batchNorm: expected more than 1 value per channel over all processes in training, "
+                             + "got input \(shape) here and \(perChannel) values per channel in all")
+            }
             if let runningMean, let runningVariance {
-                let unbiased = Float(perChannel) / Float(perChannel - 1)
+                let unbiased = perChannel / (perChannel - 1)
                 runningMean.withUnsafeMutableElements { rm in
                     runningVariance.withUnsafeMutableElements { rv in
                         for c in 0..<channels {
-                            rm[c] = (1 - momentum) * rm[c] + momentum * means[c]
+                            rm[c] = (1 - momentum) * rm[c] + momentum * batchMeans[c]
                             rv[c] = (1 - momentum) * rv[c] + momentum * variances[c] * unbiased
                         }
                     }
                 }
             }
         } else if let runningMean, let runningVariance {
-            means = runningMean.scalars
+            batchMeans = runningMean.scalars
             variances = runningVariance.scalars
         } else {
             preconditionFailure("batchNorm: evaluation mode needs running statistics")
         }
         let inverseStds = variances.map { 1 / ($0 + eps).squareRoot() }
         let scales = (0..<channels).map { gammas[$0] * inverseStds[$0] }
-        let shifts = (0..<channels).map { betas[$0] - means[$0] * scales[$0] }
+        let shifts = (0..<channels).map { betas[$0] - batchMeans[$0] * scales[$0] }
         let result = Tensor(uninitializedShape: shape)
         BatchNormKernels.affine(input.dataPointer, nil, a: scales, b: shifts, d: nil, into: result.dataPointer, layout: layout,
                                 rectify: applyingReLU)
@@ -103,6 +121,7 @@ extension Tensor {
         let savedInput = input.detach()
         let hasWeight = weight != nil, hasBias = bias != nil
         let inputShape = shape
+        let means = batchMeans, valuesPerChannel = perChannel
         return Tensor.record(result, operation: applyingReLU ? "batchNorm+relu" : "batchNorm", inputs: inputs) { gradient, needs in
             var gradient = gradient.contiguousCopyIfNeeded()
             if let savedOutput {
@@ -117,14 +136,18 @@ extension Tensor {
             if needs[0] {
                 let inputGradient = Tensor(uninitializedShape: inputShape)
                 if training {
+                    // The sums over the whole (possibly multi-process) batch.
+                    var totals = sumGradient + sumGradientXhat
+                    if let sumOverProcesses { totals.withUnsafeMutableBufferPointer { sumOverProcesses($0) } }
                     // dx = γσ⁻¹/M · (M·dy − Σdy − x̂·Σ(dy·x̂)) = a·dy + b·x + d per channel.
-                    let m = Float(perChannel)
+                    let m = valuesPerChannel
                     var a = [Float](repeating: 0, count: channels), b = a, d = a
                     for c in 0..<channels {
                         let factor = gammas[c] * inverseStds[c] / m
+                        let totalGradient = totals[c], totalGradientXhat = totals[channels + c]
                         a[c] = factor * m
-                        b[c] = -factor * inverseStds[c] * sumGradientXhat[c]
-                        d[c] = -factor * sumGradient[c] + factor * inverseStds[c] * sumGradientXhat[c] * means[c]
+                        b[c] = -factor * inverseStds[c] * totalGradientXhat
+                        d[c] = -factor * totalGradient + factor * inverseStds[c] * totalGradientXhat * means[c]
                     }
                     BatchNormKernels.affine(gradient.dataPointer, savedInput.dataPointer, a: a, b: b, d: d,
                                             into: inputGradient.dataPointer, layout: layout)
@@ -140,6 +163,27 @@ extension Tensor {
             if hasBias { gradients.append(needs[gradients.count] ? Tensor(shape: [channels], scalars: sumGradient) : nil) }
             return gradients
         }
+    }
+
+    /// Per-channel mean and biased variance of a batch split over processes, from each one's
+    /// `count` values per channel, `means` and `variances`: the sum of counts and of count·mean
+    /// gives the global mean, then each process's squared deviations about it,
+    /// count·(variance + (mean − global mean)²), summed, give the global variance.
+    private static func combineStatistics(means: [Float], variances: [Float], count: Float,
+                                          sumOverProcesses: (UnsafeMutableBufferPointer<Float>) -> Void)
+        -> (means: [Float], variances: [Float], count: Float)
+    {
+        let channels = means.count
+        var sums = means.map { $0 * count } + [count]
+        sums.withUnsafeMutableBufferPointer { sumOverProcesses($0) }
+        let total = sums[channels]
+        let globalMeans = (0..<channels).map { sums[$0] / total }
+        var squares = (0..<channels).map { c -> Float in
+            let shift = means[c] - globalMeans[c]
+            return count * (variances[c] + shift * shift)
+        }
+        squares.withUnsafeMutableBufferPointer { sumOverProcesses($0) }
+        return (globalMeans, squares.map { $0 / total }, total)
     }
 
     /// Zeroes each element with probability `probability` and scales the rest by
