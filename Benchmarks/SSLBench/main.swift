@@ -28,8 +28,9 @@ let usage = """
              3×3 layers (batch 512) or ResNet-18's (batch 128); --compare: direct against
              Winograd, interleaved rounds, median ratios
       data   views/s of the SimCLR augmentation through the DataLoader (2 workers, batch 256)
-      step [--batch B] [--steps S] [--threads T] [--cpu-time] [case…]  one SimCLR/BYOL training step (simclr-mlp, simclr-convnet,
-             byol-mlp, byol-convnet by default; simclr-resnet18, byol-resnet18 on 3×32×32 when named)
+      step [--batch B] [--steps S] [--threads T] [--cpu-time] [--no-overlap] [case…]  one SimCLR/BYOL training step (simclr-mlp,
+             simclr-convnet, byol-mlp, byol-convnet by default; simclr-resnet18, byol-resnet18 on 3×32×32 when named);
+             under mpirun (--traits MPI) data-parallel over the ranks, B the global batch
       decode images/s of ImageFolder loading 500×375 JPEG and PNG files at 96×96 (all cores)
       knn [N D]  exact 5-nearest-neighbour search of N embeddings of D (100 000 × 512), as ssl-embed runs it
       allreduce  `allreduce <MB> <ranks> <GB/s> <ms>` for 1, 4, 16, 45 MB under mpirun (build with --traits MPI)
