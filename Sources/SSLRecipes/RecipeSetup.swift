@@ -12,8 +12,10 @@ import SSLTraining
 /// 3/4–4/3), horizontal flip p 0.5, brightness ±0.4 and contrast 0.6–1.4 applied with p 0.8,
 /// then normalisation (Fashion-MNIST: mean 0.2860, std 0.3530). On an image folder, as
 /// SimCLR on real photos: colour jitter with saturation 0.4 and hue 0.1 (RGB), grey with p 0.2
-/// (RGB), and a Gaussian blur with p 0.5 whose kernel is about 10% of the side. Evaluation uses
-/// the un-augmented, normalised images.
+/// (RGB), and, above 32 px, a Gaussian blur with p 0.5 whose kernel is about 10% of the side
+/// (SimCLR blurs ImageNet-size images but not CIFAR's 32 px ones, so a folder of 28 px images
+/// gets the augmentations of the same images read from IDX files). Evaluation uses the
+/// un-augmented, normalised images.
 ///
 /// DINO (`method: .dino`) trains on multi-crop batches instead: two global crops (scale 0.4–1,
 /// `--global-crop-size`, default the image size) in `"image"` and `--local-crops` local crops
@@ -136,7 +138,8 @@ public struct RecipeSetup {
     }
 
     /// One view's augmentation: the reference settings, plus, for photographs (an image
-    /// folder), saturation and hue jitter and grey (RGB) and a blur about 10% of the side.
+    /// folder), saturation and hue jitter and grey (RGB) and, above 32 px, a blur about 10% of
+    /// the side.
     static func augmentation(size: Int, channels: Int, photographic: Bool, mean: [Float], std: [Float],
                              scale: ClosedRange<Float> = 0.3...1) -> Compose {
         var steps: [ImageTransform] = [RandomResizedCrop(size: size, scale: scale), RandomHorizontalFlip(p: 0.5)]
@@ -146,7 +149,7 @@ public struct RecipeSetup {
         } else {
             steps.append(RandomApply([ColorJitter(brightness: 0.4, contrast: 0.4)], p: 0.8))
         }
-        if photographic {
+        if photographic && size > 32 {
             let kernel = Swift.max(3, (size / 10) | 1)    // odd, about a tenth of the side
             steps.append(GaussianBlur(kernelSize: kernel, sigma: 0.1...2.0, p: 0.5))
         }

@@ -1,5 +1,6 @@
 import Foundation
-import SSLRecipes
+import SSLData
+@testable import SSLRecipes
 import SSLTraining
 import XCTest
 
@@ -92,5 +93,21 @@ final class RecipeSafetyTests: XCTestCase {
         XCTAssertEqual(status, 1, output)
         XCTAssertTrue(output.contains("runs-file: is a file"), output)
         XCTAssertFalse(output.contains("NSCocoaErrorDomain"), output)
+    }
+
+    /// A folder's photographic augmentations blur only above 32 px, as SimCLR (ImageNet, not
+    /// CIFAR): a folder of 28 px images is augmented as the same images from IDX files.
+    func testFolderImagesAreBlurredOnlyAbove32Pixels() {
+        func blurs(_ size: Int, photographic: Bool) -> Bool {
+            RecipeSetup.augmentation(size: size, channels: 1, photographic: photographic, mean: [0], std: [1])
+                .transforms.contains { $0 is GaussianBlur }
+        }
+        XCTAssertFalse(blurs(28, photographic: true))
+        XCTAssertFalse(blurs(32, photographic: true))
+        XCTAssertTrue(blurs(64, photographic: true))
+        XCTAssertFalse(blurs(64, photographic: false))
+        let folder = RecipeSetup.augmentation(size: 28, channels: 1, photographic: true, mean: [0], std: [1]).transforms
+        let idx = RecipeSetup.augmentation(size: 28, channels: 1, photographic: false, mean: [0], std: [1]).transforms
+        XCTAssertEqual(folder.map { "\(type(of: $0))" }, idx.map { "\(type(of: $0))" })
     }
 }
