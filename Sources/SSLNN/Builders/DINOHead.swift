@@ -1,8 +1,9 @@
 import SSLTensor
 
 /// DINO's projection head: an MLP down to a bottleneck (Linear → GELU between layers, with
-/// BatchNorm before each GELU when `batchNorm`, the code's `use_bn_in_head`), its output L2-normalised, then a weight-normalised linear layer onto
-/// `outputDimension` prototypes, whose logits the DINO loss turns into distributions.
+/// BatchNorm before each GELU when `batchNorm`, the code's `use_bn_in_head`), its output
+/// L2-normalised, then a weight-normalised linear layer onto `outputDimension` prototypes, whose
+/// logits the DINO loss turns into distributions.
 ///
 /// As the official `DINOHead` (main_dino.py / vision_transformer.py): the MLP's Linear weights
 /// start from N(0, 0.02²) (`trunc_normal_(std=.02)`, whose ±2 bounds are 100 σ away) with zero
