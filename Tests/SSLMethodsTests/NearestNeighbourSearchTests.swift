@@ -57,4 +57,43 @@ final class NearestNeighbourSearchTests: XCTestCase {
         XCTAssertEqual(result.neighbours(of: 0).count, 2)
         XCTAssertEqual(result.indices[3..<5].map { $0 }, [-1, -1])
     }
+
+    /// Enough rows for the 16-wide comparisons of both passes, tails included, and a threshold
+    /// that many pairs pass: neighbours and pairs as brute force finds them, in row order
+    /// within each tile, for several block sizes and thread counts.
+    func testWideTilesFindTheBruteForceNeighboursAndEveryPairAboveTheThreshold() {
+        let x = testTensor([70, 3], seed: 11)
+        let expected = bruteForce(x, k: 3)
+        let v = x.scalars.map(Double.init)
+        func cosine(_ a: Int, _ b: Int) -> Double {
+            let dot = (0..<3).map { v[a * 3 + $0] * v[b * 3 + $0] }.reduce(0, +)
+            let na = (0..<3).map { v[a * 3 + $0] * v[a * 3 + $0] }.reduce(0, +).squareRoot()
+            let nb = (0..<3).map { v[b * 3 + $0] * v[b * 3 + $0] }.reduce(0, +).squareRoot()
+            return dot / (na * nb)
+        }
+        let threshold: Float = 0.9
+        // Pairs well clear of the threshold (float rounding cannot move them across).
+        let surely = Set((0..<70).flatMap { a in ((a + 1)..<70).filter { cosine(a, $0) > Double(threshold) + 1e-5 }.map { [a, $0] } })
+        let possibly = Set((0..<70).flatMap { a in ((a + 1)..<70).filter { cosine(a, $0) >= Double(threshold) - 1e-5 }.map { [a, $0] } })
+        XCTAssertGreaterThan(surely.count, 100, "the test needs many pairs")
+        for blockSize in [16, 33, 70, 128] {
+            for threads in [1, 2, 3] {
+                let result = ComputeContext.$current.withValue(ComputeContext(threadCount: threads)) {
+                    NearestNeighbourSearch.run(x, k: 3, duplicateThreshold: threshold, blockSize: blockSize)
+                }
+                for row in 0..<70 {
+                    XCTAssertEqual(result.neighbours(of: row).map(\.index), expected[row].map(\.0),
+                                   "row \(row), block \(blockSize), \(threads) threads")
+                }
+                let found = result.pairsAboveThreshold.map { [Int($0.first), Int($0.second)] }
+                XCTAssertEqual(Set(found).count, found.count, "no pair twice (block \(blockSize), \(threads) threads)")
+                XCTAssertTrue(surely.isSubset(of: Set(found)), "every pair above the threshold (block \(blockSize), \(threads) threads)")
+                XCTAssertTrue(Set(found).isSubset(of: possibly), "no pair below it (block \(blockSize), \(threads) threads)")
+                XCTAssertTrue(found.allSatisfy { $0[0] < $0[1] })
+                for pair in result.pairsAboveThreshold {
+                    XCTAssertEqual(Double(pair.similarity), cosine(Int(pair.first), Int(pair.second)), accuracy: 1e-5)
+                }
+            }
+        }
+    }
 }

@@ -45,9 +45,11 @@ public enum NearestNeighbourSearch {
         precondition(k >= 1 && blockSize >= 1, "NearestNeighbourSearch: k and blockSize must be positive, got \(k), \(blockSize)")
         let count = embeddings.shape[0]
         var state = TopK(rows: count, k: k)
-        var pairs: [(first: Int32, second: Int32, similarity: Float)] = []
+        var pairs: [Pair] = []
         var truncated = false
         let normalized = noGrad { embeddings.l2Normalize(axis: 1) }.contiguous()
+        // Each tile's pairs, one list per tile row (the row pass's workers each own rows).
+        var tilePairs = [[Pair]](repeating: [], count: Swift.min(blockSize, count))
         var rowStart = 0
         while rowStart < count {
             let rowEnd = Swift.min(count, rowStart + blockSize)
@@ -61,9 +63,17 @@ public enum NearestNeighbourSearch {
                     guard let base = values.baseAddress else { return }
                     let tile = Tile(values: UnsafeSendablePointer(base), rowStart: rowStart, rowCount: rowEnd - rowStart,
                                     columnStart: columnStart, columnCount: columnEnd - columnStart)
-                    state.update(with: tile)
-                    if let duplicateThreshold {
-                        collectPairs(tile, threshold: duplicateThreshold, into: &pairs, maximum: maximumPairs, truncated: &truncated)
+                    tilePairs.withUnsafeMutableBufferPointer { buffer in
+                        guard let pairBase = buffer.baseAddress else { return }
+                        state.update(with: tile, duplicateThreshold: duplicateThreshold, pairs: UnsafeSendablePointer(pairBase))
+                    }
+                }
+                if duplicateThreshold != nil {
+                    for row in 0..<(rowEnd - rowStart) where !tilePairs[row].isEmpty {
+                        let room = maximumPairs - pairs.count
+                        if tilePairs[row].count > room { truncated = true }
+                        pairs.append(contentsOf: tilePairs[row].prefix(Swift.max(0, room)))
+                        tilePairs[row].removeAll(keepingCapacity: true)
                     }
                 }
                 columnStart = columnEnd
@@ -82,19 +92,8 @@ public enum NearestNeighbourSearch {
         var isDiagonal: Bool { rowStart == columnStart }
     }
 
-    private static func collectPairs(_ tile: Tile, threshold: Float,
-                                     into pairs: inout [(first: Int32, second: Int32, similarity: Float)],
-                                     maximum: Int, truncated: inout Bool) {
-        for row in 0..<tile.rowCount {
-            let line = tile.values.base + row * tile.columnCount
-            let first = tile.isDiagonal ? row + 1 : 0
-            guard first < tile.columnCount else { continue }
-            for column in first..<tile.columnCount where line[column] >= threshold {
-                guard pairs.count < maximum else { truncated = true; return }
-                pairs.append((Int32(tile.rowStart + row), Int32(tile.columnStart + column), line[column]))
-            }
-        }
-    }
+    /// A pair of rows (first < second) and their similarity.
+    typealias Pair = (first: Int32, second: Int32, similarity: Float)
 }
 
 /// The running top-k of every row: unsorted slots, with each row's current k-th best as its
@@ -116,8 +115,12 @@ struct TopK {
     }
 
     /// Offers every entry of the tile to its row and (off the diagonal) to its column; each
-    /// worker owns a range of rows (or columns), so no two workers touch the same top-k.
-    mutating func update(with tile: NearestNeighbourSearch.Tile) {
+    /// worker owns a range of rows (or columns), so no two workers touch the same top-k. With a
+    /// `duplicateThreshold`, the row pass also appends each pair (i < j) at or above it to
+    /// `pairs[row]` (one list per tile row). Entries are compared 16 at a time against the
+    /// admission thresholds; only a group holding a candidate is looked at one by one.
+    mutating func update(with tile: NearestNeighbourSearch.Tile, duplicateThreshold: Float?,
+                         pairs: UnsafeSendablePointer<[NearestNeighbourSearch.Pair]>) {
         let k = self.k
         values.withUnsafeMutableBufferPointer { valueBuffer in
         indices.withUnsafeMutableBufferPointer { indexBuffer in
@@ -130,23 +133,14 @@ struct TopK {
             // Rows: each row of the tile against its columns.
             Parallel.forEachChunk(count: tile.rowCount, minimumChunk: 16) { range in
                 for row in range {
-                    let global = tile.rowStart + row
-                    let line = tile.values.base + row * tile.columnCount
-                    for column in 0..<tile.columnCount where line[column] > slots.thresholds.base[global] {
-                        let other = tile.columnStart + column
-                        if other != global { slots.offer(row: global, candidate: other, similarity: line[column]) }
-                    }
+                    slots.scanRow(row, of: tile, duplicateThreshold: duplicateThreshold, pairs: pairs.base + row)
                 }
             }
             guard !tile.isDiagonal else { return }
             // Columns: the transposed block, read row by row over each worker's columns.
             Parallel.forEachChunk(count: tile.columnCount, minimumChunk: 64) { range in
                 for row in 0..<tile.rowCount {
-                    let line = tile.values.base + row * tile.columnCount
-                    let candidate = tile.rowStart + row
-                    for column in range where line[column] > slots.thresholds.base[tile.columnStart + column] {
-                        slots.offer(row: tile.columnStart + column, candidate: candidate, similarity: line[column])
-                    }
+                    slots.scanColumns(range, row: row, of: tile)
                 }
             }
         }
@@ -179,6 +173,55 @@ private struct Slots: @unchecked Sendable {
     let thresholds: UnsafeSendablePointer<Float>
     let filled: UnsafeSendablePointer<Int32>
     let k: Int
+
+    /// Offers a tile row's entries to that row's top-k, and collects its pairs at or above
+    /// `duplicateThreshold` (to the right of the diagonal on a diagonal tile).
+    func scanRow(_ row: Int, of tile: NearestNeighbourSearch.Tile, duplicateThreshold: Float?,
+                 pairs: UnsafeMutablePointer<[NearestNeighbourSearch.Pair]>) {
+        let global = tile.rowStart + row
+        let line = tile.values.base + row * tile.columnCount
+        let duplicate = duplicateThreshold ?? .infinity
+        let firstPair = tile.isDiagonal ? row + 1 : 0
+        let lookAtOneByOne = { (columns: Range<Int>) in
+            for column in columns {
+                let value = line[column], other = tile.columnStart + column
+                if value > thresholds.base[global] && other != global { offer(row: global, candidate: other, similarity: value) }
+                if value >= duplicate && column >= firstPair {
+                    pairs.pointee.append((Int32(global), Int32(other), value))
+                }
+            }
+        }
+        var column = 0
+        let duplicates = SIMD16<Float>(repeating: duplicate)
+        while column + 16 <= tile.columnCount {
+            let group = UnsafeRawPointer(line + column).loadUnaligned(as: SIMD16<Float>.self)
+            let admitted = group .> SIMD16(repeating: thresholds.base[global])
+            if any(admitted .| (group .>= duplicates)) { lookAtOneByOne(column..<(column + 16)) }
+            column += 16
+        }
+        lookAtOneByOne(column..<tile.columnCount)
+    }
+
+    /// Offers a tile row's entries in `columns` to those columns' top-k (the row is their
+    /// candidate).
+    func scanColumns(_ columns: Range<Int>, row: Int, of tile: NearestNeighbourSearch.Tile) {
+        let line = tile.values.base + row * tile.columnCount
+        let candidate = tile.rowStart + row
+        let columnThresholds = thresholds.base + tile.columnStart
+        let lookAtOneByOne = { (range: Range<Int>) in
+            for column in range where line[column] > columnThresholds[column] {
+                offer(row: tile.columnStart + column, candidate: candidate, similarity: line[column])
+            }
+        }
+        var column = columns.lowerBound
+        while column + 16 <= columns.upperBound {
+            let group = UnsafeRawPointer(line + column).loadUnaligned(as: SIMD16<Float>.self)
+            let admission = UnsafeRawPointer(columnThresholds + column).loadUnaligned(as: SIMD16<Float>.self)
+            if any(group .> admission) { lookAtOneByOne(column..<(column + 16)) }
+            column += 16
+        }
+        lookAtOneByOne(column..<columns.upperBound)
+    }
 
     /// Puts `candidate` among `row`'s best if it beats the current k-th.
     func offer(row: Int, candidate: Int, similarity: Float) {
