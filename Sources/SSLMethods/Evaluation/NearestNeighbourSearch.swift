@@ -180,47 +180,59 @@ private struct Slots: @unchecked Sendable {
                  pairs: UnsafeMutablePointer<[NearestNeighbourSearch.Pair]>) {
         let global = tile.rowStart + row
         let line = tile.values.base + row * tile.columnCount
-        let duplicate = duplicateThreshold ?? .infinity
-        let firstPair = tile.isDiagonal ? row + 1 : 0
-        let lookAtOneByOne = { (columns: Range<Int>) in
-            for column in columns {
-                let value = line[column], other = tile.columnStart + column
-                if value > thresholds.base[global] && other != global { offer(row: global, candidate: other, similarity: value) }
-                if value >= duplicate && column >= firstPair {
-                    pairs.pointee.append((Int32(global), Int32(other), value))
-                }
-            }
-        }
+        // An entry is looked at when it beats the row's admission threshold or reaches the
+        // duplicate threshold: above the smaller of the two bars (x ≥ d ⇔ x > d.nextDown).
+        let duplicateBar = (duplicateThreshold ?? .infinity).nextDown
+        // The row's threshold changes only in `lookAtRow` (this worker owns the row), so the
+        // splatted bar is rebuilt only then.
+        var bars = SIMD16<Float>(repeating: Swift.min(thresholds.base[global], duplicateBar))
         var column = 0
-        let duplicates = SIMD16<Float>(repeating: duplicate)
         while column + 16 <= tile.columnCount {
             let group = UnsafeRawPointer(line + column).loadUnaligned(as: SIMD16<Float>.self)
-            let admitted = group .> SIMD16(repeating: thresholds.base[global])
-            if any(admitted .| (group .>= duplicates)) { lookAtOneByOne(column..<(column + 16)) }
+            if any(group .> bars) {
+                lookAtRow(row, columns: column..<(column + 16), of: tile, duplicateBar: duplicateBar, pairs: pairs)
+                bars = SIMD16<Float>(repeating: Swift.min(thresholds.base[global], duplicateBar))
+            }
             column += 16
         }
-        lookAtOneByOne(column..<tile.columnCount)
+        lookAtRow(row, columns: column..<tile.columnCount, of: tile, duplicateBar: duplicateBar, pairs: pairs)
+    }
+
+    /// `scanRow`'s entries one by one.
+    private func lookAtRow(_ row: Int, columns: Range<Int>, of tile: NearestNeighbourSearch.Tile, duplicateBar: Float,
+                           pairs: UnsafeMutablePointer<[NearestNeighbourSearch.Pair]>) {
+        let global = tile.rowStart + row
+        let line = tile.values.base + row * tile.columnCount
+        let firstPair = tile.isDiagonal ? row + 1 : 0
+        for column in columns {
+            let value = line[column], other = tile.columnStart + column
+            if value > thresholds.base[global] && other != global { offer(row: global, candidate: other, similarity: value) }
+            if value > duplicateBar && column >= firstPair { pairs.pointee.append((Int32(global), Int32(other), value)) }
+        }
     }
 
     /// Offers a tile row's entries in `columns` to those columns' top-k (the row is their
     /// candidate).
     func scanColumns(_ columns: Range<Int>, row: Int, of tile: NearestNeighbourSearch.Tile) {
         let line = tile.values.base + row * tile.columnCount
-        let candidate = tile.rowStart + row
         let columnThresholds = thresholds.base + tile.columnStart
-        let lookAtOneByOne = { (range: Range<Int>) in
-            for column in range where line[column] > columnThresholds[column] {
-                offer(row: tile.columnStart + column, candidate: candidate, similarity: line[column])
-            }
-        }
         var column = columns.lowerBound
         while column + 16 <= columns.upperBound {
             let group = UnsafeRawPointer(line + column).loadUnaligned(as: SIMD16<Float>.self)
             let admission = UnsafeRawPointer(columnThresholds + column).loadUnaligned(as: SIMD16<Float>.self)
-            if any(group .> admission) { lookAtOneByOne(column..<(column + 16)) }
+            if any(group .> admission) { lookAtColumns(column..<(column + 16), row: row, of: tile) }
             column += 16
         }
-        lookAtOneByOne(column..<columns.upperBound)
+        lookAtColumns(column..<columns.upperBound, row: row, of: tile)
+    }
+
+    /// `scanColumns`'s entries one by one.
+    private func lookAtColumns(_ columns: Range<Int>, row: Int, of tile: NearestNeighbourSearch.Tile) {
+        let line = tile.values.base + row * tile.columnCount
+        let columnThresholds = thresholds.base + tile.columnStart
+        for column in columns where line[column] > columnThresholds[column] {
+            offer(row: tile.columnStart + column, candidate: tile.rowStart + row, similarity: line[column])
+        }
     }
 
     /// Puts `candidate` among `row`'s best if it beats the current k-th.
