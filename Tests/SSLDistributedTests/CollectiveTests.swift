@@ -136,36 +136,39 @@ final class CollectiveTests: XCTestCase {
     }
 
     /// Ranks with different numbers of samples, one of them a single sample (too few for a
-    /// plain BatchNorm): the combined statistics are still the global batch's, by Chan et al.'s
-    /// pairwise update of counts, means and squared deviations.
+    /// plain BatchNorm) and, in the second layout, one with none: the combined statistics are
+    /// still the global batch's (Chan et al.'s combination of counts, means and variances).
     func testSyncBatchNormOverRanksOfDifferentSizesEqualsBatchNormOverTheGlobalBatch() {
-        let sizes = [1, 2, 3], starts = [0, 1, 3]
         let input = testTensor([6, 4], seed: 21, low: 2, high: 5)   // off-centre: the combination must not cancel
         let projection = testTensor([6, 4], seed: 22)
         let reference = BatchNorm1d(4)
         let x = input.contiguousCopy().requiringGrad()
         let y = reference(x)
         (y * projection).sum().backward()
-        let perRank = LocalGroupCommunicator.run(worldSize: 3) { c -> [[Float]] in
-            let norm = BatchNorm1d(4)
-            SyncBatchNorm.convert(norm, communicator: c)
-            let range = starts[c.rank] ..< starts[c.rank] + sizes[c.rank]
-            let part = input.slice(axis: 0, range).contiguousCopy().requiringGrad()
-            let out = norm(part)
-            (out * projection.slice(axis: 0, range)).sum().backward()
-            return [out.scalars, part.grad?.scalars ?? [], norm.weight?.grad?.scalars ?? [], norm.bias?.grad?.scalars ?? [],
-                    norm.runningMean?.scalars ?? [], norm.runningVariance?.scalars ?? []]
-        }
-        assertClose(perRank.flatMap { $0[0] }, y.scalars, rtol: 1e-4, atol: 1e-5, "outputs")
-        assertClose(perRank.flatMap { $0[1] }, x.grad?.scalars ?? [], rtol: 1e-4, atol: 1e-5, "input gradients")
-        for (slot, name) in [(2, "weight"), (3, "bias")] {
-            let summed = (0..<4).map { channel in perRank.reduce(Float(0)) { $0 + $1[slot][channel] } }
-            let expected = (name == "weight" ? reference.weight : reference.bias)?.grad?.scalars ?? []
-            assertClose(summed, expected, rtol: 1e-4, atol: 1e-5, "\(name) gradient summed over ranks")
-        }
-        for rank in perRank {
-            assertClose(rank[4], reference.runningMean?.scalars ?? [], rtol: 1e-5, atol: 1e-6, "running mean")
-            assertClose(rank[5], reference.runningVariance?.scalars ?? [], rtol: 1e-5, atol: 1e-6, "running variance")
+        for sizes in [[1, 2, 3], [0, 1, 2, 3]] {
+            let starts = sizes.indices.map { sizes[..<$0].reduce(0, +) }
+            let perRank = LocalGroupCommunicator.run(worldSize: sizes.count) { c -> [[Float]] in
+                let norm = BatchNorm1d(4)
+                SyncBatchNorm.convert(norm, communicator: c)
+                let range = starts[c.rank] ..< starts[c.rank] + sizes[c.rank]
+                let part = input.slice(axis: 0, range).contiguousCopy().requiringGrad()
+                let out = norm(part)
+                (out * projection.slice(axis: 0, range)).sum().backward()
+                return [out.scalars, part.grad?.scalars ?? [], norm.weight?.grad?.scalars ?? [0, 0, 0, 0],
+                        norm.bias?.grad?.scalars ?? [0, 0, 0, 0], norm.runningMean?.scalars ?? [], norm.runningVariance?.scalars ?? []]
+            }
+            let layout = "ranks of \(sizes) samples"
+            assertClose(perRank.flatMap { $0[0] }, y.scalars, rtol: 1e-4, atol: 1e-5, "outputs, \(layout)")
+            assertClose(perRank.flatMap { $0[1] }, x.grad?.scalars ?? [], rtol: 1e-4, atol: 1e-5, "input gradients, \(layout)")
+            for (slot, name) in [(2, "weight"), (3, "bias")] {
+                let summed = (0..<4).map { channel in perRank.reduce(Float(0)) { $0 + $1[slot][channel] } }
+                let expected = (name == "weight" ? reference.weight : reference.bias)?.grad?.scalars ?? []
+                assertClose(summed, expected, rtol: 1e-4, atol: 1e-5, "\(name) gradient summed over ranks, \(layout)")
+            }
+            for rank in perRank {
+                assertClose(rank[4], reference.runningMean?.scalars ?? [], rtol: 1e-5, atol: 1e-6, "running mean, \(layout)")
+                assertClose(rank[5], reference.runningVariance?.scalars ?? [], rtol: 1e-5, atol: 1e-6, "running variance, \(layout)")
+            }
         }
     }
 }

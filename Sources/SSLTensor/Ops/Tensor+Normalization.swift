@@ -41,14 +41,17 @@ extension Tensor {
     /// pass over memory — identical values and gradients to `.relu()` after it.
     /// [Ioffe & Szegedy 2015](https://arxiv.org/abs/1502.03167)
     ///
-    ///
     /// `sumOverProcesses` (training only) makes the statistics those of a batch split over
     /// several processes, as `SyncBatchNorm`: it must replace a small buffer by its element-wise
-    /// sum over the processes (an all-reduce). The forward pass combines each process's count,
-    /// mean and squared deviations (Chan et al.'s pairwise update: two all-reduces of C + 1 and
-    /// C values, no cancellation); the backward pass sums Σdy and Σdy·(x − mean) over the
-    /// processes (one all-reduce of 2C values) for the input's gradient, while γ's and β's
-    /// gradients stay this process's own sums (a data-parallel step averages them afterwards).
+    /// sum over the processes (an all-reduce), and every process must call it the same number of
+    /// times: twice in the forward pass and, when the input needs a gradient, once in the
+    /// backward pass. The forward pass combines each process's count, mean and variance
+    /// (the combination of partial variances of Chan, Golub & LeVeque, "Updating formulae and a
+    /// pairwise algorithm for computing sample variances", 1979: all-reduces of C + 1 and C values, no cancellation; the count is summed
+    /// as a Float, exact up to 2²⁴ values per channel, and a process may hold no samples); the
+    /// backward pass sums Σdy and Σdy·(x − mean) over the processes (one all-reduce of 2C values)
+    /// for the input's gradient, while γ's and β's gradients stay this process's own sums (a
+    /// data-parallel step averages them afterwards).
     ///
     /// ```swift
     /// let y = x.batchNorm(runningMean: mean, runningVariance: variance,
@@ -82,12 +85,15 @@ extension Tensor {
         let betas = bias.map { $0.scalars } ?? [Float](repeating: 0, count: channels)
         var batchMeans: [Float], variances: [Float]
         if training {
-            (batchMeans, variances) = BatchNormKernels.statistics(input.dataPointer, layout: layout)
+            // A process with no samples (possible only when synchronised) contributes nothing.
+            (batchMeans, variances) = layout.perChannel > 0
+                ? BatchNormKernels.statistics(input.dataPointer, layout: layout)
+                : ([Float](repeating: 0, count: channels), [Float](repeating: 0, count: channels))
             if let sumOverProcesses {
-                (batchMeans, variances, perChannel) = Tensor.combineStatistics(means: batchMeans, variances: variances, count: perChannel,
-                                                                          sumOverProcesses: sumOverProcesses)
+                (batchMeans, variances, perChannel) = Tensor.combineStatistics(
+                    means: batchMeans, variances: variances, count: perChannel, sumOverProcesses: sumOverProcesses)
                 precondition(perChannel > 1, "batchNorm: expected more than 1 value per channel over all processes in training, "
-                             + "got input \(shape) here and \(perChannel) values per channel in all")
+                             + "got input \(shape) here and \(Int(perChannel)) values per channel in all")
             }
             if let runningMean, let runningVariance {
                 let unbiased = perChannel / (perChannel - 1)
@@ -166,9 +172,10 @@ extension Tensor {
     }
 
     /// Per-channel mean and biased variance of a batch split over processes, from each one's
-    /// `count` values per channel, `means` and `variances`: the sum of counts and of count·mean
-    /// gives the global mean, then each process's squared deviations about it,
-    /// count·(variance + (mean − global mean)²), summed, give the global variance.
+    /// `count` values per channel, `means` and `variances` (Chan et al.'s combination of partial
+    /// variances): the sum of counts and of count·mean gives the global mean, then each
+    /// process's squared deviations about it, count·(variance + (mean − global mean)²), summed,
+    /// give the global variance.
     private static func combineStatistics(means: [Float], variances: [Float], count: Float,
                                           sumOverProcesses: (UnsafeMutableBufferPointer<Float>) -> Void)
         -> (means: [Float], variances: [Float], count: Float)
