@@ -59,8 +59,8 @@ final class NearestNeighbourSearchTests: XCTestCase {
     }
 
     /// Enough rows for the 16-wide comparisons of both passes, tails included, and a threshold
-    /// that many pairs pass: neighbours and pairs as brute force finds them, in row order
-    /// within each tile, for several block sizes and thread counts.
+    /// that many pairs pass: neighbours and pairs as brute force finds them, each pair once,
+    /// for several block sizes and thread counts.
     func testWideTilesFindTheBruteForceNeighboursAndEveryPairAboveTheThreshold() {
         let x = testTensor([70, 3], seed: 11)
         let expected = bruteForce(x, k: 3)

@@ -4,8 +4,9 @@ import SSLTensor
 /// matrix (every image against every other), by blocked GEMM over the L2-normalised rows: the
 /// similarity matrix is computed block by block (only the blocks on and above the diagonal, as
 /// it is symmetric), and each block updates the running top-k of its rows and of its columns.
-/// Memory is the embeddings plus one block (`blockSize`² floats) and the results; no N×N matrix
-/// is ever held. Pairs at or above `duplicateThreshold` are collected on the way (near-duplicates).
+/// Memory is the embeddings plus one block (`blockSize`² floats), the results and one block's
+/// pairs; no N×N matrix is ever held. Pairs at or above `duplicateThreshold` are collected on
+/// the way (near-duplicates), until `maximumPairs` are held.
 ///
 /// ```swift
 /// let result = NearestNeighbourSearch.run(embeddings, k: 5, duplicateThreshold: 0.95)
@@ -20,7 +21,8 @@ public enum NearestNeighbourSearch {
         public let indices: [Int32]
         /// Row-major `[N, k]`: cosine similarities, matching `indices`.
         public let similarities: [Float]
-        /// Every pair (i < j) with similarity at or above the threshold, in row order.
+        /// Every pair (i < j) with similarity at or above the threshold, block by block of the
+        /// similarity matrix (row blocks, then column blocks), row-major within a block.
         public let pairsAboveThreshold: [(first: Int32, second: Int32, similarity: Float)]
         /// Whether more pairs passed the threshold than `maximumPairs` kept.
         public let pairsTruncated: Bool
@@ -63,18 +65,18 @@ public enum NearestNeighbourSearch {
                     guard let base = values.baseAddress else { return }
                     let tile = Tile(values: UnsafeSendablePointer(base), rowStart: rowStart, rowCount: rowEnd - rowStart,
                                     columnStart: columnStart, columnCount: columnEnd - columnStart)
+                    // Once the pairs are full (and truncation known), no more are collected.
+                    let collecting = truncated ? nil : duplicateThreshold
                     tilePairs.withUnsafeMutableBufferPointer { buffer in
                         guard let pairBase = buffer.baseAddress else { return }
-                        state.update(with: tile, duplicateThreshold: duplicateThreshold, pairs: UnsafeSendablePointer(pairBase))
+                        state.update(with: tile, duplicateThreshold: collecting, pairs: UnsafeSendablePointer(pairBase))
                     }
                 }
-                if duplicateThreshold != nil {
-                    for row in 0..<(rowEnd - rowStart) where !tilePairs[row].isEmpty {
-                        let room = maximumPairs - pairs.count
-                        if tilePairs[row].count > room { truncated = true }
-                        pairs.append(contentsOf: tilePairs[row].prefix(Swift.max(0, room)))
-                        tilePairs[row].removeAll(keepingCapacity: true)
-                    }
+                for row in 0..<(rowEnd - rowStart) where !tilePairs[row].isEmpty {
+                    let room = maximumPairs - pairs.count
+                    if tilePairs[row].count > room { truncated = true }
+                    pairs.append(contentsOf: tilePairs[row].prefix(Swift.max(0, room)))
+                    tilePairs[row] = []
                 }
                 columnStart = columnEnd
             }
