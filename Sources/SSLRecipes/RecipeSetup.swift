@@ -12,9 +12,10 @@ import SSLTraining
 /// 3/4–4/3), horizontal flip p 0.5, brightness ±0.4 and contrast 0.6–1.4 applied with p 0.8,
 /// then normalisation (Fashion-MNIST: mean 0.2860, std 0.3530). On an image folder, as
 /// SimCLR on real photos: colour jitter with saturation 0.4 and hue 0.1 (RGB), grey with p 0.2
-/// (RGB), and, above 32 px, a Gaussian blur with p 0.5 whose kernel is about 10% of the side
-/// (SimCLR blurs ImageNet-size images but not CIFAR's 32 px ones, so a folder of 28 px images
-/// gets the augmentations of the same images read from IDX files). Evaluation uses the
+/// (RGB), and, for images above 32 px, a Gaussian blur with p 0.5 whose kernel is about 10% of
+/// the crop's side (SimCLR blurs ImageNet-size images but not CIFAR's 32 px ones, so a folder of
+/// 28 px images gets the augmentations of the same images read from IDX files; DINO's local
+/// crops of a larger image are blurred too). Evaluation uses the
 /// un-augmented, normalised images.
 ///
 /// DINO (`method: .dino`) trains on multi-crop batches instead: two global crops (scale 0.4–1,
@@ -119,12 +120,13 @@ public struct RecipeSetup {
         self.normalization = (mean, std)
         self.train = train
         self.test = test
-        let view = Self.augmentation(size: train.height, channels: train.channels, photographic: dataset == "folder",
+        let blur = dataset == "folder" && Self.folderImagesAreBlurred(imageSize: train.height)
+        let view = Self.augmentation(size: train.height, channels: train.channels, photographic: dataset == "folder", blur: blur,
                                      mean: mean, std: std)
         let plain = MultiViewTransform([Normalize(mean: mean, std: std)])
         let batchSize = Swift.min(options.batchSize, train.count)
         let trainViews = options.method == .dino
-            ? try Self.multiCrop(options, size: train.height, channels: train.channels, photographic: dataset == "folder",
+            ? try Self.multiCrop(options, size: train.height, channels: train.channels, photographic: dataset == "folder", blur: blur,
                                  mean: mean, std: std)
             : MultiViewTransform(view, count: 2)
         trainLoader = DataLoader(train, batchSize: batchSize, views: trainViews, shuffle: true,
@@ -137,10 +139,14 @@ public struct RecipeSetup {
         epochs = options.epochs ?? (dataset == "builtin" ? 2 : 1)
     }
 
+    /// Whether an image folder's augmentations blur: images above 32 px (SimCLR blurs
+    /// ImageNet-size images, not CIFAR's).
+    static func folderImagesAreBlurred(imageSize: Int) -> Bool { imageSize > 32 }
+
     /// One view's augmentation: the reference settings, plus, for photographs (an image
-    /// folder), saturation and hue jitter and grey (RGB) and, above 32 px, a blur about 10% of
-    /// the side.
-    static func augmentation(size: Int, channels: Int, photographic: Bool, mean: [Float], std: [Float],
+    /// folder), saturation and hue jitter and grey (RGB), and with `blur` a Gaussian blur about
+    /// 10% of the crop's side.
+    static func augmentation(size: Int, channels: Int, photographic: Bool, blur: Bool, mean: [Float], std: [Float],
                              scale: ClosedRange<Float> = 0.3...1) -> Compose {
         var steps: [ImageTransform] = [RandomResizedCrop(size: size, scale: scale), RandomHorizontalFlip(p: 0.5)]
         if photographic && channels == 3 {
@@ -149,7 +155,7 @@ public struct RecipeSetup {
         } else {
             steps.append(RandomApply([ColorJitter(brightness: 0.4, contrast: 0.4)], p: 0.8))
         }
-        if photographic && size > 32 {
+        if blur {
             let kernel = Swift.max(3, (size / 10) | 1)    // odd, about a tenth of the side
             steps.append(GaussianBlur(kernelSize: kernel, sigma: 0.1...2.0, p: 0.5))
         }
@@ -159,16 +165,16 @@ public struct RecipeSetup {
 
     /// DINO's crops: two global and `--local-crops` local ones (see the type's notes). The
     /// MLP backbone takes only images of the image size: other crop sizes are an error.
-    static func multiCrop(_ options: RecipeOptions, size: Int, channels: Int, photographic: Bool,
+    static func multiCrop(_ options: RecipeOptions, size: Int, channels: Int, photographic: Bool, blur: Bool,
                           mean: [Float], std: [Float]) throws -> MultiViewTransform {
         let globalSize = options.globalCropSize ?? size
         let localSize = options.localCropSize ?? RecipeOptions.defaultLocalCropSize(imageSize: size)
         if options.backbone == "mlp" && (globalSize != size || (options.localCrops > 0 && localSize != size)) {
             throw TrainingError.invalidConfiguration("--backbone mlp takes only \(size)×\(size) images, but the crops are \(globalSize) (global) and \(localSize) (local) px: use --backbone convnet or resnet18, or --local-crop-size \(size) (or --local-crops 0) and no --global-crop-size")
         }
-        let global = augmentation(size: globalSize, channels: channels, photographic: photographic, mean: mean, std: std,
+        let global = augmentation(size: globalSize, channels: channels, photographic: photographic, blur: blur, mean: mean, std: std,
                                   scale: 0.4...1)
-        let local = augmentation(size: localSize, channels: channels, photographic: photographic, mean: mean, std: std,
+        let local = augmentation(size: localSize, channels: channels, photographic: photographic, blur: blur, mean: mean, std: std,
                                  scale: 0.05...0.4)
         return MultiViewTransform([global, global], local: Array(repeating: local, count: options.localCrops))
     }
