@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Data-parallel scaling on one machine: the simclr-convnet training step (global batch 2 × 256)
+# Data-parallel scaling on one machine: the simclr-convnet training step (global batch: 2 views
+# of 256 images)
 # as 1 rank × 1 thread, 1 rank × 2 threads, and 2 ranks × 1 thread under mpirun, with the
 # gradient all-reduce overlapping backward and after it, alternated round after round so each
 # round compares runs taken next to each other. Prints `round <r> <setting> <ms/step>` lines,
@@ -14,7 +15,11 @@ ROUNDS=${1:-5}
 CASE=${2:-simclr-convnet}
 BENCH=${BENCH:-.build-mpi/release/ssl-bench}
 MPIRUN=(mpirun --allow-run-as-root --oversubscribe -np 2)
-step_ms() { "$@" 2>&1 | awk -v c="$CASE" '$1 == "step" && $2 == c { print $3 }'; }
+step_ms() {
+    local output
+    output=$("$@" 2>&1) || { echo "failed: $*" >&2; echo "$output" >&2; exit 1; }
+    awk -v c="$CASE" '$1 == "step" && $2 == c { print $3 }' <<<"$output"
+}
 declare -A all
 for round in $(seq 1 "$ROUNDS"); do
     for setting in 1x1 1x2 2x1 2x1-no-overlap; do
@@ -24,6 +29,7 @@ for round in $(seq 1 "$ROUNDS"); do
             2x1) ms=$(step_ms "${MPIRUN[@]}" "$BENCH" step --threads 1 "$CASE") ;;
             2x1-no-overlap) ms=$(step_ms "${MPIRUN[@]}" "$BENCH" step --threads 1 --no-overlap "$CASE") ;;
         esac
+        [ -n "$ms" ] || { echo "no step line for $CASE in setting $setting" >&2; exit 1; }
         echo "round $round $setting $ms"
         all[$setting]="${all[$setting]:-} $ms"
     done

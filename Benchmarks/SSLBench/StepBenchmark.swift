@@ -19,10 +19,11 @@ import SSLTraining
 ///
 /// Under `mpirun -np N` (a build with `--traits MPI`) the step is data-parallel, as the recipes
 /// train: `--batch` stays the global images per view (each rank takes B/N), every BatchNorm is a
-/// `SyncBatchNorm`, SimCLR's negatives come from every rank, and the gradients are averaged in
-/// 25 MB buckets started during backward (`--no-overlap`: all after backward). Threads per rank
-/// default to the host's cores over its ranks. Rank 0 prints the slowest rank's step time and
-/// the global images/s, after a `data-parallel` line.
+/// `SyncBatchNorm`, SimCLR's negatives come from every rank, rank 0's weights and buffers are
+/// broadcast, and the gradients are averaged in 25 MiB buckets started during backward
+/// (`--no-overlap`: all after backward). Threads per rank default to the host's cores over its
+/// ranks. Rank 0 prints the slowest rank's step time and the global images/s, after a
+/// `data-parallel` line. (`--cpu-time` there also counts the time MPI spends polling.)
 ///
 ///     mpirun -np 2 .build-mpi/release/ssl-bench step simclr-convnet        # against:
 ///     .build-mpi/release/ssl-bench step --threads 1 simclr-convnet
@@ -204,6 +205,7 @@ private func makeStep<Components>(_ module: SSLModule<Components>, batch: Batch,
         for (_, component) in module.componentModules {
             _ = SyncBatchNorm.convert(component, communicator: setup.communicator)
             for (_, tensor) in component.namedParameters() { setup.communicator.broadcast(tensor, root: 0) }
+            for (_, tensor, _) in component.namedBuffers() { setup.communicator.broadcast(tensor, root: 0) }
         }
         synchronizer = GradientSynchronizer(parameters: module.optimizers.flatMap(\.parameters).filter(\.requiresGrad),
                                             communicator: setup.communicator)
