@@ -19,7 +19,7 @@ Efficiency = the step's compute / the step's time (per rank). Two cases:
     rank = the one-process step / N (optimistic: small per-rank batches run kernels less well);
   fixed batch per rank (2 x 256 images on every rank; the global batch grows with N).
 
-Usage: python3 Benchmarks/allreduce_scaling.py --step-ms 9000 [--bandwidth-cap-gbs 6.8]
+Usage: python3 Benchmarks/allreduce_scaling.py --step-ms 9000 [--bandwidth-cap-gbs 5.3]
        [--latency-us 30] [--forward-fraction 0.33]
 """
 import argparse
@@ -80,7 +80,7 @@ def step_time(compute, forward_fraction, bucket_list, ranks, bandwidth, latency,
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--step-ms", type=float, required=True, help="one-process simclr-resnet18 step (2 x 256 images)")
-    parser.add_argument("--bandwidth-cap-gbs", type=float, default=6.8,
+    parser.add_argument("--bandwidth-cap-gbs", type=float, default=5.3,
                         help="the most the all-reduce software path reached (ssl-bench allreduce, GB/s)")
     parser.add_argument("--latency-us", type=float, default=30.0, help="latency of one message (assumed)")
     parser.add_argument("--forward-fraction", type=float, default=1 / 3, help="forward's share of the step")
