@@ -47,11 +47,12 @@ extension Tensor {
     /// times: twice in the forward pass and, when the input needs a gradient, once in the
     /// backward pass. The forward pass combines each process's count, mean and variance
     /// (the combination of partial variances of Chan, Golub & LeVeque, "Updating formulae and a
-    /// pairwise algorithm for computing sample variances", 1979: all-reduces of C + 1 and C values, no cancellation; the count is summed
-    /// as a Float, exact up to 2²⁴ values per channel, and a process may hold no samples); the
-    /// backward pass sums Σdy and Σdy·(x − mean) over the processes (one all-reduce of 2C values)
-    /// for the input's gradient, while γ's and β's gradients stay this process's own sums (a
-    /// data-parallel step averages them afterwards).
+    /// pairwise algorithm for computing sample variances", 1979: all-reduces of C + 1 and C
+    /// values, no cancellation; the count is summed as a Float, exact up to 2²⁴ values per
+    /// channel, and a process may hold no samples); the backward pass sums Σdy and
+    /// Σdy·(x − mean) over the processes (one all-reduce of 2C values) for the input's gradient,
+    /// while γ's and β's gradients stay this process's own sums (a data-parallel step averages
+    /// them afterwards).
     ///
     /// ```swift
     /// let y = x.batchNorm(runningMean: mean, runningVariance: variance,
