@@ -40,11 +40,8 @@ extension WinogradConvolution {
         let tableStride = TileTable.count(capacity: blockTiles)
         let tableBuffer = UnsafeMutablePointer<Int>.allocate(capacity: threads * tableStride)
         defer { tableBuffer.deallocate() }
-        let lastImageCount = tiles.inputImageSize + 2 * tiles.paddedWidth + 16
-        let lastImage = pool.allocate(count: lastImageCount)
+        let lastImage = copyOfLastImage(input, batch: batch, tiles: tiles, pool: pool)
         defer { pool.release(lastImage.pointer, capacity: lastImage.capacity) }
-        lastImage.pointer.update(from: input + (batch - 1) * tiles.inputImageSize, count: tiles.inputImageSize)
-        (lastImage.pointer + tiles.inputImageSize).update(repeating: 0, count: lastImageCount - tiles.inputImageSize)
 
         let source = SendablePointer(input), last = SendablePointer(lastImage.pointer)
         let gradient = SendablePointer(outputGradient)

@@ -89,12 +89,8 @@ enum WinogradConvolution {
         let tableStride = TileTable.count(capacity: blockTiles)
         let tableBuffer = UnsafeMutablePointer<Int>.allocate(capacity: threads * tableStride)
         defer { tableBuffer.deallocate() }
-        // The last image with room after it: its last windows read up to two rows past its end.
-        let lastImageCount = tiles.inputImageSize + 2 * tiles.paddedWidth + 16
-        let lastImage = pool.allocate(count: lastImageCount)
+        let lastImage = copyOfLastImage(input, batch: batch, tiles: tiles, pool: pool)
         defer { pool.release(lastImage.pointer, capacity: lastImage.capacity) }
-        lastImage.pointer.update(from: input + (batch - 1) * tiles.inputImageSize, count: tiles.inputImageSize)
-        (lastImage.pointer + tiles.inputImageSize).update(repeating: 0, count: lastImageCount - tiles.inputImageSize)
 
         let source = SendablePointer(input), last = SendablePointer(lastImage.pointer)
         let weights = SendablePointer(packedWeights.pointer)
@@ -123,6 +119,18 @@ enum WinogradConvolution {
 
     /// Tiles per block: a multiple of NR whose V (16·C floats a tile) and M (16·O) fill about
     /// 1 MiB, at least one sliver, and no more than the workers' even share of the tiles.
+    /// The last image of the batch copied, zeros after it, into a buffer of `pool` (the caller
+    /// releases it): its last windows read up to two rows past its end.
+    static func copyOfLastImage(_ input: UnsafePointer<Float>, batch: Int, tiles: WinogradTiles, pool: BufferPool)
+        -> (pointer: UnsafeMutablePointer<Float>, capacity: Int)
+    {
+        let count = tiles.inputImageSize + 2 * tiles.paddedWidth + 16
+        let lastImage = pool.allocate(count: count)
+        lastImage.pointer.update(from: input + (batch - 1) * tiles.inputImageSize, count: tiles.inputImageSize)
+        (lastImage.pointer + tiles.inputImageSize).update(repeating: 0, count: count - tiles.inputImageSize)
+        return lastImage
+    }
+
     static func blockSize(channels: Int, paddedRows: Int, tileColumns nr: Int, tileCount: Int, threads: Int) -> Int {
         let bytesPerTile = 16 * (channels + paddedRows) * 4
         let fitting = max(nr, (1 << 20) / bytesPerTile / nr * nr)
