@@ -53,6 +53,11 @@ public struct RecipeOptions: Sendable {
     /// `--val-dir`: a second folder evaluated on instead of a held-out share of `--data-dir`.
     public var validationDirectory: String?
     public var skipBadFiles = false
+    /// `--blur on|off`: a Gaussian blur (p 0.5) in every view; nil: only for folder images
+    /// above 32 px. `--crop-scale X`: the smallest share of the image a view's crop covers
+    /// (two-view methods; DINO has its own).
+    public var blur: Bool?
+    public var cropMinimumScale: Float = 0.3
     /// `--memory-budget GiB`: a folder whose decoded images would take more is streamed (its
     /// files decoded by the loader's workers each epoch); nil: half the machine's memory.
     public var memoryBudgetGiB: Double?
@@ -86,6 +91,8 @@ public struct RecipeOptions: Sendable {
               --skip-bad-files       folder: leave out files that cannot be decoded (default: stop naming the file)
               --memory-budget GiB    folder: above this decoded size, stream: decode the files every epoch (default: half the memory)
               --stream               folder: stream the files whatever their decoded size
+              --blur on|off          Gaussian blur (p 0.5) in the views (default: on for folder images above 32 px)
+              --crop-scale X         the smallest share of the image a crop covers (default 0.3; DINO: its own)
               --backbone mlp|convnet|resnet18   (default convnet)
               --epochs N             (default: 1 on fashion-mnist/mnist/cifar10, 2 on builtin; 0: no training, the
                                      final lines evaluate the encoder at initialisation)
@@ -212,6 +219,10 @@ public struct RecipeOptions: Sendable {
                 options.validationFraction = fraction
             case "--data-dir": options.dataDirectory = try value(argument)
             case "--val-dir": options.validationDirectory = try value(argument)
+            case "--blur": options.blur = try choice(argument, ["on", "off"]) == "on"
+            case "--crop-scale":
+                options.cropMinimumScale = try positive(argument)
+                guard options.cropMinimumScale <= 1 else { throw OptionError.invalid(argument, "\(options.cropMinimumScale)", "a share in (0, 1]") }
             case "--backbone": options.backbone = try choice(argument, ["mlp", "convnet", "resnet18"])
             case "--epochs": options.epochs = try integer(argument, minimum: 0)
             case "--batch-size": options.batchSize = try integer(argument, minimum: 2)

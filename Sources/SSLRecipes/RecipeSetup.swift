@@ -34,6 +34,8 @@ public struct RecipeSetup {
     public let trainEvaluationLoader: DataLoader
     public let testEvaluationLoader: DataLoader
     public let epochs: Int
+    /// Whether the training views are blurred (`--blur`, or a folder of images above 32 px).
+    public let viewsAreBlurred: Bool
 
     public var classCount: Int { Swift.max(train.classCount, test.classCount) }
     /// The classes' names, as the report's and the embedding map's legends show them.
@@ -120,9 +122,10 @@ public struct RecipeSetup {
         self.normalization = (mean, std)
         self.train = train
         self.test = test
-        let blur = dataset == "folder" && Self.folderImagesAreBlurred(imageSize: train.height)
+        let blur = options.blur ?? (dataset == "folder" && Self.folderImagesAreBlurred(imageSize: train.height))
+        viewsAreBlurred = blur
         let view = Self.augmentation(size: train.height, channels: train.channels, photographic: dataset == "folder", blur: blur,
-                                     mean: mean, std: std)
+                                     mean: mean, std: std, scale: options.cropMinimumScale...1)
         let plain = MultiViewTransform([Normalize(mean: mean, std: std)])
         let batchSize = Swift.min(options.batchSize, train.count)
         let trainViews = options.method == .dino
@@ -259,7 +262,9 @@ public struct RecipeSetup {
                                          onWriteFailure: options.onCheckpointFailure)
         let common = ["method": name, "dataset": datasetName, "backbone": options.backbone,
                       "batch_size": String(options.batchSize), "lr": String(options.learningRate), "optimizer": options.optimizer,
-                      "checkpoint_every_steps": String(options.checkpointEverySteps)]
+                      "checkpoint_every_steps": String(options.checkpointEverySteps),
+                      "blur": viewsAreBlurred ? "on" : "off",
+                      "crop_scale": options.method == .dino ? "dino" : String(options.cropMinimumScale)]
             .merging(RunEncoder.Description(backbone: options.backbone, features: features, channels: train.channels,
                                             height: train.height, width: train.width, mean: normalization.mean,
                                             std: normalization.std, encoderKey: encoderKey).hyperparameters) { a, _ in a }

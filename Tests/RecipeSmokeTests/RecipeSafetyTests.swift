@@ -109,4 +109,28 @@ final class RecipeSafetyTests: XCTestCase {
         XCTAssertTrue(steps(photographic: true, blur: true).contains("GaussianBlur"))
         XCTAssertFalse(steps(photographic: false, blur: false).contains("GaussianBlur"))
     }
+
+    /// `--blur on|off` and `--crop-scale X` reach every training view and the run's hyperparameters;
+    /// without them the builtin data is neither blurred nor cropped below 0.3.
+    func testBlurAndCropScaleOptionsReachTheViews() throws {
+        func describe(_ setup: RecipeSetup) throws -> (blurred: Bool, scales: [ClosedRange<Float>]) {
+            let views = setup.trainLoader.views.transforms.compactMap { $0 as? Compose }
+            XCTAssertEqual(views.count, 2)
+            let steps = views.flatMap(\.transforms)
+            return (steps.contains { $0 is GaussianBlur }, steps.compactMap { ($0 as? RandomResizedCrop)?.scale })
+        }
+        let byDefault = try setup([])
+        XCTAssertFalse(byDefault.viewsAreBlurred)
+        XCTAssertFalse(try describe(byDefault).blurred)
+        XCTAssertEqual(try describe(byDefault).scales, [0.3...1, 0.3...1])
+        let asked = try setup(["--blur", "on", "--crop-scale", "0.5"])
+        XCTAssertTrue(try describe(asked).blurred)
+        XCTAssertEqual(try describe(asked).scales, [0.5...1, 0.5...1])
+        let hyperparameters = asked.makeTrainer(name: "simclr", features: 8, hyperparameters: [:]).hyperparameters
+        XCTAssertEqual(hyperparameters["blur"], "on")
+        XCTAssertEqual(hyperparameters["crop_scale"], "0.5")
+        for bad in [["--crop-scale", "0"], ["--crop-scale", "1.5"], ["--blur", "yes"]] {
+            XCTAssertThrowsError(try RecipeOptions.parse(bad, method: .simclr), "\(bad)")
+        }
+    }
 }
