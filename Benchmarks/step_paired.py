@@ -4,7 +4,7 @@ round, on the same cases, and each ratio compares two runs taken next to each ot
 
     swift build -c release --product ssl-bench
     /path/to/venv-with-torch/bin/python Benchmarks/step_paired.py [--rounds 5] [--batch B] [--threads T]
-        [--cpu-time] [case ...]
+        [--steps S] [--cpu-time] [case ...]
 
 Each round runs, for every case in turn, `ssl-bench step <case>` and then
 `Benchmarks/step_pytorch.py <case>` (2 threads), each in its own process, so a noisy minute on a
@@ -18,7 +18,7 @@ family ssl-bench runs (its first line, `kernel avx512` …; SSL_GEMM_KERNEL=avx2
 then PyTorch is held to AVX2 too: MKL_ENABLE_INSTRUCTIONS, ONEDNN_MAX_CPU_ISA, ATEN_CPU_CAPABILITY): MLP cases at least 1.1×, ConvNet cases 2.2× with AVX-512 and 1.6× with AVX2,
 ResNet-18 cases 1.3×, and peak memory at most 1.2× PyTorch's. Run it on an otherwise idle
 machine: one round of the four small cases takes about a minute; the ResNet-18 cases take
-minutes a step at batch 256 (`--batch 32` for a quick look).
+about ten seconds a step at batch 256 (`--steps 3` keeps a round to a few minutes; `--batch 32` for a quick look).
 """
 import argparse
 import os
@@ -85,6 +85,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=5, help="paired rounds (default 5)")
     parser.add_argument("--batch", type=int, help="images per view (default: each side's 256)")
     parser.add_argument("--threads", type=int, help="threads of both sides (default: ssl-bench all cores, PyTorch 2)")
+    parser.add_argument("--steps", type=int, help="timed steps of both sides, after their warm-up (default: each side's 7)")
     parser.add_argument("--cpu-time", action="store_true",
                         help="both sides time steps by CPU time (with --threads 1: steady on a loaded machine)")
     parser.add_argument("--ssl-bench", default=os.path.join(ROOT, ".build", "release", "ssl-bench"),
@@ -97,6 +98,7 @@ def main():
         parser.error(f"{arguments.ssl_bench} is not an executable; run `swift build -c release --product ssl-bench`")
     batch = ["--batch", str(arguments.batch)] if arguments.batch else []
     batch += ["--threads", str(arguments.threads)] if arguments.threads else []
+    batch += ["--steps", str(arguments.steps)] if arguments.steps else []
     batch += ["--cpu-time"] if arguments.cpu_time else []
 
     ratios = {case: [] for case in arguments.cases}

@@ -47,14 +47,14 @@ public final class SyncBatchNorm: BatchNormSynchronizer {
         for (_, child) in module.namedModules() { (child as? BatchNorm)?.synchronizer = nil }
     }
 
-    public func normalize(_ input: Tensor, layer: BatchNorm, applyingReLU: Bool) -> Tensor {
+    public func normalize(_ input: Tensor, layer: BatchNorm, applyingReLU: Bool, adding shortcut: Tensor?) -> Tensor {
         let channels = layer.featureCount
         precondition(input.rank >= 2 && input.shape[1] == channels,
                      "SyncBatchNorm(\(channels)): input shape \(input.shape) must be [N, \(channels), …]")
         let communicator = communicator
         return input.batchNorm(runningMean: layer.runningMean, runningVariance: layer.runningVariance,
                                weight: layer.weight, bias: layer.bias, training: true, momentum: layer.momentum,
-                               eps: layer.eps, applyingReLU: applyingReLU,
+                               eps: layer.eps, applyingReLU: applyingReLU, adding: shortcut,
                                sumOverProcesses: { communicator.allReduce($0, .sum) })
     }
 }

@@ -36,6 +36,41 @@ final class FusedBatchNormReLUTests: XCTestCase {
         XCTAssertEqual(separate.runningVariance?.scalars, fused.runningVariance?.scalars, file: file, line: line)
     }
 
+    /// A residual block's end, `relu(bn(x) + shortcut)` in one operation (ResNet-18's BasicBlock),
+    /// against the three separate operations: output, the gradients of the input, the shortcut,
+    /// γ and β, and the running statistics, exactly.
+    func testFusedBatchNormAddReLUEqualsTheSeparateOperations() {
+        for (training, seed) in [(true, UInt64(60)), (false, 70)] {
+            let separate = BatchNorm2d(3), fused = BatchNorm2d(3)
+            for norm in [separate, fused] {
+                norm.weight?.copyIn(testTensor([3], seed: seed, low: 0.5, high: 1.5))
+                norm.bias?.copyIn(testTensor([3], seed: seed + 1))
+                norm.runningMean?.copyIn(testTensor([3], seed: seed + 2))
+                norm.runningVariance?.copyIn(testTensor([3], seed: seed + 3, low: 0.5, high: 2))
+                if training { norm.train() } else { norm.eval() }
+            }
+            let shape = [4, 3, 6, 5]
+            let values = testTensor(shape, seed: seed + 4).scalars, shortcutValues = testTensor(shape, seed: seed + 5).scalars
+            let upstream = testTensor(shape, seed: seed + 6)
+            let x1 = Tensor(shape: shape, scalars: values).requiringGrad()
+            let x2 = Tensor(shape: shape, scalars: values).requiringGrad()
+            let s1 = Tensor(shape: shape, scalars: shortcutValues).requiringGrad()
+            let s2 = Tensor(shape: shape, scalars: shortcutValues).requiringGrad()
+            let y1 = (separate(x1) + s1).relu()
+            let y2 = fused.callAsFunctionAddingThenReLU(x2, shortcut: s2)
+            XCTAssertTrue(y1.scalars.contains(0) && y1.scalars.contains { $0 > 0 }, "the ReLU must cut")
+            XCTAssertEqual(y1.scalars, y2.scalars, "output")
+            y1.backward(gradient: upstream)
+            y2.backward(gradient: upstream)
+            XCTAssertEqual(x1.grad?.scalars, x2.grad?.scalars, "input gradient")
+            XCTAssertEqual(s1.grad?.scalars, s2.grad?.scalars, "shortcut gradient")
+            XCTAssertEqual(separate.weight?.grad?.scalars, fused.weight?.grad?.scalars, "γ gradient")
+            XCTAssertEqual(separate.bias?.grad?.scalars, fused.bias?.grad?.scalars, "β gradient")
+            XCTAssertEqual(separate.runningMean?.scalars, fused.runningMean?.scalars)
+            XCTAssertEqual(separate.runningVariance?.scalars, fused.runningVariance?.scalars)
+        }
+    }
+
     func testFusedBatchNorm2dReLUEqualsTheSeparateLayers() {
         // 6×5 = 30 values per plane: the vector lanes and the scalar tail.
         compare({ BatchNorm2d(3) }, inputShape: [4, 3, 6, 5], training: true, seed: 10)

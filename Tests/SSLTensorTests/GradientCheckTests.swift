@@ -213,6 +213,16 @@ final class GradientCheckTests: XCTestCase {
         checkGradients([x4, gamma, beta]) {
             $0[0].batchNorm(runningMean: mean, runningVariance: variance, weight: $0[1], bias: $0[2], training: false)
         }
+        // A residual added after the normalisation (the fused residual-block end, without its ReLU,
+        // whose kink finite differences cannot cross; FusedBatchNormReLUTests compares that).
+        let shortcut = testTensor(x4.shape, seed: 114)
+        checkGradients([x4, gamma, beta, shortcut], epsilon: 1e-2, rtol: 3e-2, atol: 3e-3) {
+            $0[0].batchNorm(runningMean: nil, runningVariance: nil, weight: $0[1], bias: $0[2], training: true, adding: $0[3])
+        }
+        checkGradients([x4, gamma, beta, shortcut]) {
+            $0[0].batchNorm(runningMean: mean, runningVariance: variance, weight: $0[1], bias: $0[2], training: false,
+                            adding: $0[3])
+        }
     }
 
     func testDropoutWithAFixedMask() {

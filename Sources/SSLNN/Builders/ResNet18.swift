@@ -93,9 +93,11 @@ public final class BasicBlock: Module {
     }
 
     public override func forward(_ input: Tensor) -> Tensor {
-        let residual = bn2(conv2(bn1.callAsFunctionThenReLU(conv1(input))))
+        let residual = conv2(bn1.callAsFunctionThenReLU(conv1(input)))
         let shortcut = downsample.map { $0(input) } ?? input
-        return (residual + shortcut).relu()
+        // relu(bn2(residual) + shortcut) in one fused operation: neither bn2's output nor the sum is
+        // kept for backward.
+        return bn2.callAsFunctionAddingThenReLU(residual, shortcut: shortcut)
     }
 
     public override func makeCopy() -> Module {

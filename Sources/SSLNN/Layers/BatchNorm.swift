@@ -53,7 +53,7 @@ public class BatchNorm: Module {
         }
     }
 
-    public override func forward(_ input: Tensor) -> Tensor { normalize(input, applyingReLU: false) }
+    public override func forward(_ input: Tensor) -> Tensor { normalize(input, applyingReLU: false, adding: nil) }
 
     /// `relu(self(input))` in one pass over memory each way (used by `Sequential` and the
     /// builders wherever a ReLU follows); the same values and gradients as the two layers.
@@ -62,12 +62,25 @@ public class BatchNorm: Module {
     /// let y = norm.callAsFunctionThenReLU(x)   // == norm(x).relu()
     /// ```
     public final func callAsFunctionThenReLU(_ input: Tensor) -> Tensor {
-        let output = normalize(input, applyingReLU: true)
+        let output = normalize(input, applyingReLU: true, adding: nil)
         ModuleSummary.recorder?.record(self, input: input.shape, output: output.shape)
         return output
     }
 
-    private func normalize(_ input: Tensor, applyingReLU: Bool) -> Tensor {
+    /// `relu(self(input) + shortcut)`, a residual block's end, in one pass over memory each way;
+    /// the same values and gradients as the three operations, without keeping the normalised
+    /// values or the sum for backward.
+    ///
+    /// ```swift
+    /// let y = bn2.callAsFunctionAddingThenReLU(conv2(h), shortcut: x)   // == (bn2(conv2(h)) + x).relu()
+    /// ```
+    public final func callAsFunctionAddingThenReLU(_ input: Tensor, shortcut: Tensor) -> Tensor {
+        let output = normalize(input, applyingReLU: true, adding: shortcut)
+        ModuleSummary.recorder?.record(self, input: input.shape, output: output.shape)
+        return output
+    }
+
+    private func normalize(_ input: Tensor, applyingReLU: Bool, adding shortcut: Tensor?) -> Tensor {
         precondition(acceptedRanks.contains(input.rank) && input.shape[1] == featureCount,
                      "\(layerName)(\(featureCount)): input shape \(input.shape) must be \(acceptedRanks.count > 1 ? "[N, C] or [N, C, L]" : "[N, C, H, W]") with C = \(featureCount)")
         let useBatchStatistics = isTraining || runningMean == nil
@@ -75,11 +88,11 @@ public class BatchNorm: Module {
             batchesTracked.withUnsafeMutableElements { $0[0] += 1 }
         }
         if isTraining, let synchronizer {
-            return synchronizer.normalize(input, layer: self, applyingReLU: applyingReLU)
+            return synchronizer.normalize(input, layer: self, applyingReLU: applyingReLU, adding: shortcut)
         }
         return input.batchNorm(runningMean: runningMean, runningVariance: runningVariance,
                                weight: weight, bias: bias, training: useBatchStatistics,
-                               momentum: momentum, eps: eps, applyingReLU: applyingReLU)
+                               momentum: momentum, eps: eps, applyingReLU: applyingReLU, adding: shortcut)
     }
 }
 

@@ -178,11 +178,15 @@ enum BatchNormKernels {
 
     /// out = a[c]·x + b[c] (the normalisation itself), or out = a[c]·x + b[c]·y + d[c] when `y`
     /// is given (the input gradient).
-    /// `rectify` applies ReLU to the result (the fused BatchNorm → ReLU forward; without `y`).
+    /// Without `y`: `residual` adds an element-wise term (a residual block's shortcut), and
+    /// `rectify` applies ReLU to the result (the fused BatchNorm → [+ shortcut →] ReLU forward).
     static func affine(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>?, a: [Float], b: [Float], d: [Float]?,
-                       into out: UnsafeMutablePointer<Float>, layout: Layout, rectify: Bool = false) {
+                       into out: UnsafeMutablePointer<Float>, layout: Layout, rectify: Bool = false,
+                       residual: UnsafePointer<Float>? = nil) {
+        precondition(y == nil || residual == nil, "BatchNormKernels.affine: a residual only in the forward form")
         let relu = Elementwise.ReLU()
         let xs = SendablePointer(x), ys = y.map { SendablePointer($0) }, output = SendablePointer(out)
+        let rs = residual.map { SendablePointer($0) }
         a.withUnsafeBufferPointer { aBuffer in
             b.withUnsafeBufferPointer { bBuffer in
                 (d ?? []).withUnsafeBufferPointer { dBuffer in
@@ -197,6 +201,12 @@ enum BatchNormKernels {
                                 if let ys, let pd {
                                     let other = ys.base + offset
                                     for c in range { target[c] = pa.base[c] * source[c] + pb.base[c] * other[c] + pd.base[c] }
+                                } else if let rs {
+                                    let added = rs.base + offset
+                                    for c in range {
+                                        let value = pa.base[c] * source[c] + pb.base[c] + added[c]
+                                        target[c] = rectify ? relu(value) : value
+                                    }
                                 } else if rectify {
                                     for c in range { target[c] = relu(pa.base[c] * source[c] + pb.base[c]) }
                                 } else {
@@ -210,6 +220,13 @@ enum BatchNormKernels {
                                     if let ys, let pd {
                                         let other = ys.base + start, constant = pd.base[c]
                                         for s in 0..<layout.spatial { target[s] = scale * source[s] + second * other[s] + constant }
+                                    } else if let rs {
+                                        let added = rs.base + start
+                                        if rectify {
+                                            for s in 0..<layout.spatial { target[s] = relu(scale * source[s] + second + added[s]) }
+                                        } else {
+                                            for s in 0..<layout.spatial { target[s] = scale * source[s] + second + added[s] }
+                                        }
                                     } else if rectify {
                                         for s in 0..<layout.spatial { target[s] = relu(scale * source[s] + second) }
                                     } else {

@@ -34,12 +34,14 @@ extension Tensor {
         let kernel = weight.contiguousCopyIfNeeded()
         let batch = shape[0]
         let result = Tensor(uninitializedShape: [batch, outChannels, geometry.outputHeight, geometry.outputWidth])
-        // The padded copy serves the forward product and, kept for backward, the weight gradient.
-        let paddedInput = Tensor.zeroPadded(input, geometry: geometry)
-        Tensor.convolutionForward(paddedInput: paddedInput, weight: kernel, bias: bias?.contiguousCopyIfNeeded(),
-                                  geometry: geometry, into: result)
+        // The padded copy serves the forward product and goes back to the buffer pool; backward
+        // pads the saved input again for the weight gradient. Keeping the copy instead would hold
+        // a second version of every convolution's input (whose unpadded self the graph keeps
+        // anyway) from forward to backward: about a third of ResNet-18's activation memory.
+        Tensor.convolutionForward(paddedInput: Tensor.zeroPadded(input, geometry: geometry), weight: kernel,
+                                  bias: bias?.contiguousCopyIfNeeded(), geometry: geometry, into: result)
         let inputShape = input.shape, savedWeight = kernel.detach()
-        let savedPaddedInput = paddedInput.detach()
+        let savedInput = input.detach()
         var inputs = [self, weight]
         if let bias { inputs.append(bias) }
         return Tensor.record(result, operation: "conv2d", inputs: inputs) { gradient, needs in
@@ -74,8 +76,9 @@ extension Tensor {
             var weightGradient: Tensor?
             if needs[1] {
                 let result = Tensor(uninitializedShape: savedWeight.shape)
+                let paddedInput = Tensor.zeroPadded(savedInput, geometry: geometry)
                 BatchedConvolution.weightGradient(
-                    outputGradient: gradient.dataPointer, paddedInput: savedPaddedInput.dataPointer, batch: batch,
+                    outputGradient: gradient.dataPointer, paddedInput: paddedInput.dataPointer, batch: batch,
                     outChannels: outChannels, geometry: geometry, into: result.dataPointer, context: context)
                 weightGradient = result
             }

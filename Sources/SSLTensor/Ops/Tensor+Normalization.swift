@@ -38,7 +38,10 @@ extension Tensor {
     /// momentum·batch`, with the unbiased variance (as PyTorch). In evaluation, normalises with
     /// the running statistics. `weight` (γ) and `bias` (β) are optional `[C]` tensors.
     /// With `applyingReLU` the result is `relu(batchNorm(x))`, normalised and rectified in one
-    /// pass over memory — identical values and gradients to `.relu()` after it.
+    /// pass over memory — identical values and gradients to `.relu()` after it. `residual` (the
+    /// input's shape) is added before the ReLU, as a residual block's shortcut:
+    /// `relu(batchNorm(x) + residual)` without keeping the sum or the normalised values for
+    /// backward.
     /// [Ioffe & Szegedy 2015](https://arxiv.org/abs/1502.03167)
     ///
     /// `sumOverProcesses` (training only) makes the statistics those of a batch split over
@@ -57,13 +60,19 @@ extension Tensor {
     /// ```swift
     /// let y = x.batchNorm(runningMean: mean, runningVariance: variance,
     ///                     weight: gamma, bias: beta, training: true)
+    /// let block = x.batchNorm(runningMean: mean, runningVariance: variance, weight: gamma, bias: beta,
+    ///                         training: true, applyingReLU: true, adding: shortcut)
     /// ```
     public func batchNorm(
         runningMean: Tensor?, runningVariance: Tensor?, weight: Tensor?, bias: Tensor?,
         training: Bool, momentum: Float = 0.1, eps: Float = 1e-5, applyingReLU: Bool = false,
+        adding residual: Tensor? = nil,
         sumOverProcesses: ((UnsafeMutableBufferPointer<Float>) -> Void)? = nil
     ) -> Tensor {
         precondition(rank >= 2, "batchNorm: input must be [N, C, …], got \(shape)")
+        if let residual {
+            precondition(residual.shape == shape, "batchNorm: residual has shape \(residual.shape), expected the input's \(shape)")
+        }
         let channels = shape[1]
         for (name, tensor) in [("runningMean", runningMean), ("runningVariance", runningVariance),
                                ("weight", weight), ("bias", bias)] {
@@ -117,19 +126,22 @@ extension Tensor {
         let scales = (0..<channels).map { gammas[$0] * inverseStds[$0] }
         let shifts = (0..<channels).map { betas[$0] - batchMeans[$0] * scales[$0] }
         let result = Tensor(uninitializedShape: shape)
+        let addend = residual?.contiguousCopyIfNeeded()
         BatchNormKernels.affine(input.dataPointer, nil, a: scales, b: shifts, d: nil, into: result.dataPointer, layout: layout,
-                                rectify: applyingReLU)
+                                rectify: applyingReLU, residual: addend.map { UnsafePointer($0.dataPointer) })
         // The fused ReLU's gradient needs its output: positive where the gradient passes.
         let savedOutput = applyingReLU ? result.detach() : nil
 
         var inputs = [self]
         if let weight { inputs.append(weight) }
         if let bias { inputs.append(bias) }
+        if let residual { inputs.append(residual) }
         let savedInput = input.detach()
-        let hasWeight = weight != nil, hasBias = bias != nil
+        let hasWeight = weight != nil, hasBias = bias != nil, hasResidual = residual != nil
         let inputShape = shape
         let means = batchMeans, valuesPerChannel = perChannel
-        return Tensor.record(result, operation: applyingReLU ? "batchNorm+relu" : "batchNorm", inputs: inputs) { gradient, needs in
+        let operation = "batchNorm" + (residual == nil ? "" : "+add") + (applyingReLU ? "+relu" : "")
+        return Tensor.record(result, operation: operation, inputs: inputs) { gradient, needs in
             var gradient = gradient.contiguousCopyIfNeeded()
             if let savedOutput {
                 // The fused ReLU's gradient: pass where its output is positive.
@@ -168,6 +180,8 @@ extension Tensor {
             }
             if hasWeight { gradients.append(needs[gradients.count] ? Tensor(shape: [channels], scalars: sumGradientXhat) : nil) }
             if hasBias { gradients.append(needs[gradients.count] ? Tensor(shape: [channels], scalars: sumGradient) : nil) }
+            // The residual's gradient is the (rectified) output gradient itself.
+            if hasResidual { gradients.append(needs[gradients.count] ? gradient : nil) }
             return gradients
         }
     }
