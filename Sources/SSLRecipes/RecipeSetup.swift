@@ -264,7 +264,7 @@ public struct RecipeSetup {
                       "batch_size": String(options.batchSize), "lr": String(options.learningRate), "optimizer": options.optimizer,
                       "checkpoint_every_steps": String(options.checkpointEverySteps),
                       "blur": viewsAreBlurred ? "on" : "off",
-                      "crop_scale": options.method == .dino ? "dino" : String(options.cropMinimumScale)]
+                      "crop_scale": options.method == .dino ? "0.4 (global), 0.05 (local)" : String(options.cropMinimumScale)]
             .merging(RunEncoder.Description(backbone: options.backbone, features: features, channels: train.channels,
                                             height: train.height, width: train.width, mean: normalization.mean,
                                             std: normalization.std, encoderKey: encoderKey).hyperparameters) { a, _ in a }
