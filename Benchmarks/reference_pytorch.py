@@ -25,6 +25,7 @@ Shared by every method (the recipes' reference settings):
              BatchNorm statistics are over both views (`--bn-mode per-view`: each view on its own)
   optimizer  AdamW lr 2e-3, wd 1e-4 on every parameter, betas 0.9/0.999, eps 1e-8; the learning
              rate follows a cosine from lr to 0 over all steps of --total-epochs, stepped every step
+             (dino: first a linear warm-up from 0.01 lr over 10% of the steps, as RecipeOptions)
   probes     the recipes' online linear probe trains on detached embeddings (it never changes the
              encoder) and is left out
 
@@ -744,7 +745,18 @@ def main():
                             weight_decay=args.weight_decay)
     steps_per_epoch = len(train_x) // args.batch_size          # 234, last partial batch dropped
     total_steps = steps_per_epoch * args.total_epochs
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps, eta_min=0.0)
+    if args.method == "dino":
+        # RecipeOptions.optimizerSpec: DINO's learning rate rises linearly from 0.01 lr over the first
+        # 10% of the steps, then follows a cosine to 0 over the rest (linearWarmupCosine).
+        warmup = min(total_steps - 1, max(0, int(math.floor(total_steps * 0.1 + 0.5))))
+
+        def dino_factor(step):
+            if step < warmup:
+                return 0.01 + 0.99 * step / warmup
+            return 0.5 * (1 + math.cos(math.pi * (step - warmup) / (total_steps - warmup)))
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, dino_factor)
+    else:
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps, eta_min=0.0)
     queue = OnlineKNNQueue()
     print(f"method {args.method}  bn-mode {args.bn_mode}  seed {args.seed}  lr {args.lr}  wd {args.weight_decay}  "
           f"batch {args.batch_size}  steps/epoch {steps_per_epoch}  total steps {total_steps}  threads {args.threads}",
