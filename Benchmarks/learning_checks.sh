@@ -54,7 +54,8 @@
 # Broken on purpose (seed 0): NT-Xent with its sign flipped ends at kNN +0.055 and rank 9.75
 # (fails both); a frozen BYOL teacher (EXTRA_OPTIONS above) at kNN −0.053 (its BatchNorm
 # statistics still follow the batches); VICReg with invariance only (--variance-weight 0
-# --covariance-weight 0) at kNN −0.087 and rank 5.86.
+# --covariance-weight 0) at kNN −0.087 and rank 5.86; MoCo v3 with its InfoNCE's sign flipped
+# (AMD EPYC) at kNN −0.100 and rank 8.29 (the same build unflipped: +0.188, rank 52.4, passes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
