@@ -54,9 +54,9 @@ Per method (the Swift file each follows is named):
                projector, EMA from 0.99 to 1 as byol's, in training mode; loss ctr(q1, k2) +
                ctr(q2, k1), ctr = cross-entropy of the normalised q k^T / 0.2 against the diagonal
                times 2 * 0.2 (MoCoV3Loss.swift); the encoder evaluated is the query backbone
-  dino         student backbone + DINOHead (Linear 128-1024-1024-256 with GELU, weights N(0, 0.02^2)
-               (trunc_normal), biases 0; L2-normalised; weight-normalised last layer 256-4096 with
-               its lengths fixed at 1); teacher = copies, EMA from 0.996 to 1 per step; crops: 2
+  dino         student backbone + DINOHead (Linear 128-1024-1024-256, BatchNorm1d + GELU between
+               (`--bn-in-head off`: GELU only), weights N(0, 0.02^2) (trunc_normal), biases 0;
+               L2-normalised; weight-normalised last layer 256-4096 with its lengths fixed at 1); teacher = copies, EMA from 0.996 to 1 per step; crops: 2
                global (28 px, scale 0.4-1) and 6 local (12 px, scale 0.05-0.4) with the shared
                flip and jitter; the teacher sees the global crops (both in one batch), the student
                the globals in one batch and the locals in another; loss as DINOLoss.swift: mean
@@ -240,14 +240,14 @@ def mlp(sizes, batch_norm=True, bias=True, activation=nn.ReLU):
 
 
 class DINOHead(nn.Module):
-    """SSLNN's DINOHead (the official one without BatchNorm): Linear-GELU-Linear-GELU-Linear to a
+    """SSLNN's DINOHead: Linear-GELU-Linear-GELU-Linear (with batch_norm, BatchNorm1d before each GELU) to a
     256 bottleneck (weights N(0, 0.02^2), biases 0), L2-normalised, then the weight-normalised
     last layer with its lengths fixed at 1 (norm_last_layer): logits = x . (v / |v|)^T, v starting
     as nn.Linear's weight."""
 
-    def __init__(self, inputs, outputs, hidden=1024, bottleneck=256, layers=3):
+    def __init__(self, inputs, outputs, hidden=1024, bottleneck=256, layers=3, batch_norm=False):
         super().__init__()
-        self.mlp = mlp([inputs] + [hidden] * (layers - 1) + [bottleneck], batch_norm=False, activation=nn.GELU)
+        self.mlp = mlp([inputs] + [hidden] * (layers - 1) + [bottleneck], batch_norm=batch_norm, activation=nn.GELU)
         for layer in self.mlp:
             if isinstance(layer, nn.Linear):
                 nn.init.trunc_normal_(layer.weight, std=0.02)
@@ -481,7 +481,7 @@ class DINO:
         torch.manual_seed(args.seed)
         self.backbone = ConvNet()
         torch.manual_seed(args.seed + 1)
-        self.head = DINOHead(self.backbone.features, args.out_dim)
+        self.head = DINOHead(self.backbone.features, args.out_dim, batch_norm=args.bn_in_head == "on")
         self.teacher_backbone = copy.deepcopy(self.backbone).requires_grad_(False)
         self.teacher_head = copy.deepcopy(self.head).requires_grad_(False)
         self.center = torch.zeros(1, args.out_dim)
@@ -709,6 +709,8 @@ def main():
     ap.add_argument("--warmup-teacher-temperature", type=float, default=0.04, help="dino")
     ap.add_argument("--student-temperature", type=float, default=0.1, help="dino")
     ap.add_argument("--center-momentum", type=float, default=0.9, help="dino")
+    ap.add_argument("--bn-in-head", choices=("on", "off"), default="on",
+                    help="dino: BatchNorm1d after each hidden Linear of the head (the recipe's default: on)")
     ap.add_argument("--max-steps", type=int, default=None, help="stop each epoch after this many steps (smoke tests)")
     ap.add_argument("--no-offline", action="store_true", help="skip the offline kNN over the 60 000 training images")
     ap.add_argument("--evaluate-checkpoint", nargs="+", metavar="FILE",

@@ -9,9 +9,12 @@
 //   temperature from 0.04 to 0.07); the warm-up runs over the first 30% of the steps, where
 //   the code counts epochs (30 in its recommended ViT settings) on far longer runs.
 // - Head: `DINOHead` as the code (3 layers with GELU, bottleneck 256, L2-normalised,
-//   weight-normalised last layer with its norm fixed, BatchNorm only with `--bn-in-head`), but
-//   1024 hidden (the code's 2048) and 4096 prototypes (`--out-dim`; the code's 65536): on 2
-//   cores the last layer's cost grows with it, and Fashion-MNIST has 10 classes.
+//   weight-normalised last layer with its norm fixed), but 1024 hidden (the code's 2048) and
+//   4096 prototypes (`--out-dim`; the code's 65536): on 2 cores the last layer's cost grows with
+//   it, and Fashion-MNIST has 10 classes. BatchNorm before each GELU is on (`--bn-in-head off`
+//   removes it; the code's `--use_bn_in_head` defaults to off, for ViTs): without it the
+//   ConvNet's features narrowed to an effective rank of 29 of 128 in 4 epochs, under the
+//   collapse criterion's 32 (docs/benchmarks.md, Recipe runs).
 // - Crops: 2 global (scale 0.4–1) and 6 local (scale 0.05–0.4; the code's default is 8) at
 //   96/224 of the image side (12 px on 28), with the recipes' flip and jitter; the code adds
 //   blur and solarisation per crop. Each group of crops goes through the backbone as one batch

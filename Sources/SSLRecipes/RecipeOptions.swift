@@ -36,8 +36,10 @@ public struct RecipeOptions: Sendable {
     public var warmupTeacherTemperature: Float = 0.04
     public var studentTemperature: Float = 0.1
     public var centerMomentum: Float = 0.9
-    /// DINO: BatchNorm in the head's MLP (the official `--use_bn_in_head`).
-    public var batchNormInHead = false
+    /// DINO: BatchNorm in the head's MLP (the official `--use_bn_in_head`). On by default: with
+    /// the ConvNet on Fashion-MNIST it keeps the features' effective rank above the collapse
+    /// criterion's quarter (docs/benchmarks.md, Recipe runs).
+    public var batchNormInHead = true
     /// VICReg's loss weights (the official `sim_coeff`, `std_coeff`, `cov_coeff`).
     public var invarianceWeight: Float = 25
     public var varianceWeight: Float = 25
@@ -132,7 +134,7 @@ public struct RecipeOptions: Sendable {
             text += "\n  --warmup-teacher-temperature X   at the first step, rising over 30% of the steps (default 0.04)"
             text += "\n  --student-temperature X          (default 0.1)"
             text += "\n  --center-momentum X    momentum of the teacher's centre (default 0.9)"
-            text += "\n  --bn-in-head           BatchNorm in the head's MLP (the official --use_bn_in_head; default off)"
+            text += "\n  --bn-in-head on|off    BatchNorm in the head's MLP (the official --use_bn_in_head; default on)"
             text += "\n  --ema-base X           teacher's EMA coefficient at the first step (default 0.996)"
             text += "\n  --ema-final X          at the last step (default 1.0)"
         }
@@ -256,7 +258,7 @@ public struct RecipeOptions: Sendable {
             case "--teacher-temperature" where method == .dino: options.teacherTemperature = try positive(argument)
             case "--warmup-teacher-temperature" where method == .dino: options.warmupTeacherTemperature = try positive(argument)
             case "--student-temperature" where method == .dino: options.studentTemperature = try positive(argument)
-            case "--bn-in-head" where method == .dino: options.batchNormInHead = true
+            case "--bn-in-head" where method == .dino: options.batchNormInHead = try choice(argument, ["on", "off"]) == "on"
             case "--center-momentum" where method == .dino:
                 options.centerMomentum = try real(argument)
                 guard options.centerMomentum <= 1 else { throw OptionError.invalid(argument, "\(options.centerMomentum)", "a value in [0, 1]") }

@@ -133,4 +133,18 @@ final class RecipeSafetyTests: XCTestCase {
             XCTAssertThrowsError(try RecipeOptions.parse(bad, method: .simclr), "\(bad)")
         }
     }
+
+    /// DINO's head has BatchNorm unless `--bn-in-head off`; the choice is in the hyperparameters,
+    /// and the option belongs to DINO alone.
+    func testDINOHeadBatchNormIsOnUnlessTurnedOff() throws {
+        let byDefault = try RecipeOptions.parse([], method: .dino)
+        XCTAssertTrue(byDefault.batchNormInHead)
+        XCTAssertEqual(byDefault.dinoHyperparameters(imageSize: 28)["bn_in_head"], "true")
+        let off = try RecipeOptions.parse(["--bn-in-head", "off"], method: .dino)
+        XCTAssertFalse(off.batchNormInHead)
+        XCTAssertEqual(off.dinoHyperparameters(imageSize: 28)["bn_in_head"], "false")
+        XCTAssertTrue(try RecipeOptions.parse(["--bn-in-head", "on"], method: .dino).batchNormInHead)
+        XCTAssertThrowsError(try RecipeOptions.parse(["--bn-in-head", "yes"], method: .dino))
+        XCTAssertThrowsError(try RecipeOptions.parse(["--bn-in-head", "on"], method: .simclr))
+    }
 }
