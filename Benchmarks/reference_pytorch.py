@@ -56,9 +56,9 @@ Per method (the Swift file each follows is named):
                times 2 * 0.2 (MoCoV3Loss.swift); the encoder evaluated is the query backbone
   dino         student backbone + DINOHead (Linear 128-1024-1024-256, BatchNorm1d + GELU between
                (`--bn-in-head off`: GELU only), weights N(0, 0.02^2) (trunc_normal), biases 0;
-               L2-normalised; weight-normalised last layer 256-4096 with its lengths fixed at 1); teacher = copies, EMA from 0.996 to 1 per step; crops: 2
-               global (28 px, scale 0.4-1) and 6 local (12 px, scale 0.05-0.4) with the shared
-               flip and jitter; the teacher sees the global crops (both in one batch), the student
+               L2-normalised; weight-normalised last layer 256-4096 with its lengths fixed at 1);
+               teacher = copies, EMA from 0.996 to 1 per step; crops: 2 global (28 px, scale
+               0.4-1) and 6 local (12 px, scale 0.05-0.4) with the shared flip and jitter; the teacher sees the global crops (both in one batch), the student
                the globals in one batch and the locals in another; loss as DINOLoss.swift: mean
                over the pairs (global j, crop v != j) of the cross-entropy between
                softmax((t_j - c) / tt) and log_softmax(s_v / 0.1), tt rising linearly from 0.04 to
@@ -240,8 +240,8 @@ def mlp(sizes, batch_norm=True, bias=True, activation=nn.ReLU):
 
 
 class DINOHead(nn.Module):
-    """SSLNN's DINOHead: Linear-GELU-Linear-GELU-Linear (with batch_norm, BatchNorm1d before each GELU) to a
-    256 bottleneck (weights N(0, 0.02^2), biases 0), L2-normalised, then the weight-normalised
+    """SSLNN's DINOHead: Linear-GELU-Linear-GELU-Linear (with batch_norm, BatchNorm1d before each
+    GELU) to a 256 bottleneck (weights N(0, 0.02^2), biases 0), L2-normalised, then the weight-normalised
     last layer with its lengths fixed at 1 (norm_last_layer): logits = x . (v / |v|)^T, v starting
     as nn.Linear's weight."""
 
