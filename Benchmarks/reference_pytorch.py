@@ -58,8 +58,9 @@ Per method (the Swift file each follows is named):
                (`--bn-in-head off`: GELU only), weights N(0, 0.02^2) (trunc_normal), biases 0;
                L2-normalised; weight-normalised last layer 256-4096 with its lengths fixed at 1);
                teacher = copies, EMA from 0.996 to 1 per step; crops: 2 global (28 px, scale
-               0.4-1) and 6 local (12 px, scale 0.05-0.4) with the shared flip and jitter; the teacher sees the global crops (both in one batch), the student
-               the globals in one batch and the locals in another; loss as DINOLoss.swift: mean
+               0.4-1) and 6 local (12 px, scale 0.05-0.4) with the shared flip and jitter; the
+               teacher sees the global crops (both in one batch), the student the globals in one
+               batch and the locals in another; loss as DINOLoss.swift: mean
                over the pairs (global j, crop v != j) of the cross-entropy between
                softmax((t_j - c) / tt) and log_softmax(s_v / 0.1), tt rising linearly from 0.04 to
                0.07 over the first 30% of the steps (tt of step k from k), then c <- 0.9 c +
