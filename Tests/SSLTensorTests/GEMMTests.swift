@@ -93,6 +93,22 @@ final class GEMMTests: XCTestCase {
         }
     }
 
+    func testSharedOperandAcrossBlocksPanelsAndWorkerCounts() {
+        // The operand every worker reads whole is packed once, in parts by each worker: split by
+        // columns (shared A) with two row blocks (MC = 192) and two panels (KC = 150), and by
+        // rows (shared B, last sliver partial), on 2 and 3 workers (uneven parts).
+        for kernel in kernels {
+            for threads in [2, 3] {
+                for transposeA in [false, true] {
+                    check(m: 250, n: 260, k: 300, transposeA: transposeA, transposeB: !transposeA,
+                          kernel: kernel, threads: threads)
+                    check(m: 290, n: 131, k: 300, transposeA: !transposeA, transposeB: transposeA,
+                          kernel: kernel, threads: threads)
+                }
+            }
+        }
+    }
+
     func testZeroDepthScalesC() {
         var c: [Float] = [1, 2, 3, 4]
         let empty: [Float] = [0]

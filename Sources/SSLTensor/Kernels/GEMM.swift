@@ -30,7 +30,7 @@ public struct MatrixOperand: @unchecked Sendable {
 /// BLIS-style: B is packed into KC×NC panels of NR-wide slivers, A into MC×KC blocks of MR-tall
 /// slivers, and the micro-kernel (`GEMMMicroKernel`) computes MR×NR tiles from registers. The
 /// work is split between `threads` workers by column slivers of C when C is at least as wide as
-/// it is tall, else by rows.
+/// it is tall, else by rows; the operand every worker reads whole is packed once and shared.
 /// When `beta == 0`, C is never read. Pack buffers come from the context's pool; nothing is
 /// allocated inside the loops.
 ///
@@ -59,29 +59,58 @@ public func gemm(
     let kernel = context.gemmKernel
     let mr = kernel.tileRows, nr = kernel.tileColumns
     // Equal panel depths: a shallow last panel would reload and store every C tile for little work.
-    let kcMax = PanelSplit(depth: k, maximumDepth: kernel.panelDepth).maximumDepth
+    let panels = PanelSplit(depth: k, maximumDepth: kernel.panelDepth)
+    let kcMax = panels.maximumDepth
     let ncMax = kernel.panelColumns
     let flops = 2.0 * Double(m) * Double(n) * Double(k)
     let threads = flops < 3.0e6 ? 1 : max(1, requestedThreads ?? context.threadCount)
 
-    // Workers are independent (one fork-join per call): each owns a rectangle of C and packs
-    // its own panels: all of A and its share of B when split by columns, its share of A and all
-    // of B when split by rows. Split the larger of the two, when it is large enough to share.
+    // Each worker owns a rectangle of C: a share of the columns (all the rows) when C is at least
+    // as wide as it is tall, else a share of the rows; split the larger of the two, when it is
+    // large enough to share. Every worker then needs all of the other operand (all of A when
+    // split by columns, all of B when split by rows): with several workers that operand is
+    // packed once, shared, in a first fork-join (each worker packs a part), instead of by every
+    // worker; each worker packs its own share of the split operand as it goes.
     let splitColumns = n >= threads * nr * 4 && (n >= m || m < threads * mr * 4)
     let columnsPerWorker = splitColumns ? roundUp((n + threads - 1) / threads, to: nr) : n
     let rowsPerWorker = splitColumns ? m : roundUp((m + threads - 1) / threads, to: mr)
     let mcMax = min(kernel.blockRows, roundUp(rowsPerWorker, to: mr))
     let ncWorker = min(ncMax, roundUp(columnsPerWorker, to: nr))
+    let sharesA = threads > 1 && splitColumns, sharesB = threads > 1 && !splitColumns
+    let paddedRows = roundUp(m, to: mr), paddedColumns = roundUp(n, to: nr)
 
     let pool = context.bufferPool
-    let packedBCount = kcMax * ncWorker
-    let packedACount = mcMax * kcMax
+    let packedBCount = sharesB ? 0 : kcMax * ncWorker
+    let packedACount = sharesA ? 0 : mcMax * kcMax
     let tileCount = mr * nr
     let perWorker = packedBCount + packedACount + tileCount
-    let scratch = pool.allocate(count: threads * perWorker)
+    let sharedCount = sharesA ? paddedRows * k : sharesB ? k * paddedColumns : 0
+    let scratch = pool.allocate(count: sharedCount + threads * perWorker)
     defer { pool.release(scratch.pointer, capacity: scratch.capacity) }
-    let scratchPointer = SendablePointer(scratch.pointer)
+    let sharedPointer = SendablePointer(scratch.pointer)
+    let scratchPointer = SendablePointer(scratch.pointer + sharedCount)
     let cPointer = SendablePointer(c)
+    // The shared operand, panel by panel: panel pc (depth kc) starts at pc × the padded width;
+    // in it, the sliver of row (column) r is at r × kc, as packA (packBPanel) lays out a block.
+    if sharesA || sharesB {
+        let width = sharesA ? paddedRows : paddedColumns, sliver = sharesA ? mr : nr
+        let perPacker = roundUp((width + threads - 1) / threads, to: sliver)
+        ParallelLoop.run(workers: threads, context: context) { worker in
+            let start = worker * perPacker, end = min(sharesA ? m : n, start + perPacker)
+            if start >= end { return }
+            for panel in 0..<panels.count {
+                let (pc, kc) = panels[panel]
+                let destination = sharedPointer.base + pc * width + start * kc
+                if sharesA {
+                    packA(a, rowStart: start, rows: end - start, depthStart: pc, depth: kc, sliverHeight: mr,
+                          into: destination)
+                } else {
+                    packBPanel(b, depthStart: pc, depth: kc, columnStart: start, columns: end - start,
+                               sliverWidth: nr, into: destination)
+                }
+            }
+        }
+    }
 
     ParallelLoop.run(workers: threads, context: context) { worker in
         let rowStart = splitColumns ? 0 : min(m, worker * rowsPerWorker)
@@ -90,23 +119,33 @@ public func gemm(
         let columnEnd = splitColumns ? min(n, columnStart + columnsPerWorker) : n
         if rowStart >= rowEnd || columnStart >= columnEnd { return }
         let base = scratchPointer.base + worker * perWorker
-        let packedB = base
-        let packedA = base + packedBCount
-        let tile = packedA + packedACount
+        let ownB = base
+        let ownA = base + packedBCount
+        let tile = ownA + packedACount
         var jc = columnStart
         while jc < columnEnd {
             let nc = min(ncMax, columnEnd - jc)
             let slivers = (nc + nr - 1) / nr
-            var pc = 0
-            while pc < k {
-                let kc = min(kcMax, k - pc)
+            for panel in 0..<panels.count {
+                let (pc, kc) = panels[panel]
                 let panelBeta: Float = pc == 0 ? beta : 1
-                packBPanel(b, depthStart: pc, depth: kc, columnStart: jc, columns: nc, sliverWidth: nr, into: packedB)
+                let packedB: UnsafeMutablePointer<Float>
+                if sharesB {
+                    packedB = sharedPointer.base + pc * paddedColumns + jc * kc
+                } else {
+                    packedB = ownB
+                    packBPanel(b, depthStart: pc, depth: kc, columnStart: jc, columns: nc, sliverWidth: nr, into: packedB)
+                }
                 var ic = rowStart
                 while ic < rowEnd {
                     let mc = min(mcMax, rowEnd - ic)
-                    packA(a, rowStart: ic, rows: mc, depthStart: pc, depth: kc, sliverHeight: mr,
-                          into: packedA)
+                    let packedA: UnsafeMutablePointer<Float>
+                    if sharesA {
+                        packedA = sharedPointer.base + pc * paddedRows + ic * kc
+                    } else {
+                        packedA = ownA
+                        packA(a, rowStart: ic, rows: mc, depthStart: pc, depth: kc, sliverHeight: mr, into: packedA)
+                    }
                     for sliver in 0..<slivers {
                         let column = jc + sliver * nr
                         let columnsHere = min(nr, jc + nc - column)
@@ -130,7 +169,6 @@ public func gemm(
                     }
                     ic &+= mc
                 }
-                pc += kc
             }
             jc += nc
         }

@@ -100,7 +100,9 @@ func storeTransposed(
 
 /// `destination[p·destinationStride + l] = source[l·laneStride + p]` for `l < lanes`, `p < depth`:
 /// lanes (rows of A, columns of B) that are contiguous along the depth, written interleaved.
-/// Blocks of 4 lanes × 4 depths go through 4×4 vector transposes; the edges element by element.
+/// Blocks of 4 lanes × 4 depths go through 4×4 vector transposes, a last pair of lanes through
+/// 2×4 ones (the AVX2 kernel's 6-row slivers are 4 + 2), the edges element by element. The
+/// stores need no alignment.
 @inline(__always)
 func packTransposed(
     _ source: UnsafePointer<Float>, laneStride: Int, lanes: Int, depth: Int, destinationStride: Int,
@@ -109,37 +111,55 @@ func packTransposed(
     let raw = UnsafeRawPointer(source), target = UnsafeMutableRawPointer(destination)
     let blockDepth = depth & ~3
     var l = 0
-    if destinationStride & 3 == 0 {
-        while l &+ 4 <= lanes {
-            var p = 0
-            while p < blockDepth {
-                let r0 = raw.loadUnaligned(fromByteOffset: (l &* laneStride &+ p) &* 4, as: SIMD4<Float>.self)
-                let r1 = raw.loadUnaligned(fromByteOffset: ((l &+ 1) &* laneStride &+ p) &* 4, as: SIMD4<Float>.self)
-                let r2 = raw.loadUnaligned(fromByteOffset: ((l &+ 2) &* laneStride &+ p) &* 4, as: SIMD4<Float>.self)
-                let r3 = raw.loadUnaligned(fromByteOffset: ((l &+ 3) &* laneStride &+ p) &* 4, as: SIMD4<Float>.self)
-                storeTransposed(r0, r1, r2, r3, into: target, byteOffset: (p &* destinationStride &+ l) &* 4,
-                                rowBytes: destinationStride &* 4)
-                p &+= 4
-            }
-            for lane in l..<(l &+ 4) {
-                let line = source + lane &* laneStride
-                var q = blockDepth
-                while q < depth {
-                    destination[q &* destinationStride &+ lane] = line[q]
-                    q &+= 1
-                }
-            }
-            l &+= 4
-        }
-    }
-    while l < lanes {
-        let line = source + l &* laneStride
+    while l &+ 4 <= lanes {
         var p = 0
-        while p < depth {
-            destination[p &* destinationStride &+ l] = line[p]
+        while p < blockDepth {
+            let r0 = raw.loadUnaligned(fromByteOffset: (l &* laneStride &+ p) &* 4, as: SIMD4<Float>.self)
+            let r1 = raw.loadUnaligned(fromByteOffset: ((l &+ 1) &* laneStride &+ p) &* 4, as: SIMD4<Float>.self)
+            let r2 = raw.loadUnaligned(fromByteOffset: ((l &+ 2) &* laneStride &+ p) &* 4, as: SIMD4<Float>.self)
+            let r3 = raw.loadUnaligned(fromByteOffset: ((l &+ 3) &* laneStride &+ p) &* 4, as: SIMD4<Float>.self)
+            storeTransposed(r0, r1, r2, r3, into: target, byteOffset: (p &* destinationStride &+ l) &* 4,
+                            rowBytes: destinationStride &* 4)
+            p &+= 4
+        }
+        packTransposedTail(source, laneStride: laneStride, lanes: l..<(l &+ 4), depths: blockDepth..<depth,
+                           destinationStride: destinationStride, into: destination)
+        l &+= 4
+    }
+    if l &+ 2 <= lanes {
+        var p = 0
+        while p < blockDepth {
+            let r0 = raw.loadUnaligned(fromByteOffset: (l &* laneStride &+ p) &* 4, as: SIMD4<Float>.self)
+            let r1 = raw.loadUnaligned(fromByteOffset: ((l &+ 1) &* laneStride &+ p) &* 4, as: SIMD4<Float>.self)
+            let rowBytes = destinationStride &* 4
+            let offset = (p &* destinationStride &+ l) &* 4
+            target.storeBytes(of: SIMD2(r0[0], r1[0]), toByteOffset: offset, as: SIMD2<Float>.self)
+            target.storeBytes(of: SIMD2(r0[1], r1[1]), toByteOffset: offset &+ rowBytes, as: SIMD2<Float>.self)
+            target.storeBytes(of: SIMD2(r0[2], r1[2]), toByteOffset: offset &+ 2 &* rowBytes, as: SIMD2<Float>.self)
+            target.storeBytes(of: SIMD2(r0[3], r1[3]), toByteOffset: offset &+ 3 &* rowBytes, as: SIMD2<Float>.self)
+            p &+= 4
+        }
+        packTransposedTail(source, laneStride: laneStride, lanes: l..<(l &+ 2), depths: blockDepth..<depth,
+                           destinationStride: destinationStride, into: destination)
+        l &+= 2
+    }
+    packTransposedTail(source, laneStride: laneStride, lanes: l..<lanes, depths: 0..<depth,
+                       destinationStride: destinationStride, into: destination)
+}
+
+/// `packTransposed` element by element over `lanes` × `depths`.
+@inline(__always)
+private func packTransposedTail(
+    _ source: UnsafePointer<Float>, laneStride: Int, lanes: Range<Int>, depths: Range<Int>, destinationStride: Int,
+    into destination: UnsafeMutablePointer<Float>
+) {
+    for lane in lanes {
+        let line = source + lane &* laneStride
+        var p = depths.lowerBound
+        while p < depths.upperBound {
+            destination[p &* destinationStride &+ lane] = line[p]
             p &+= 1
         }
-        l &+= 1
     }
 }
 
