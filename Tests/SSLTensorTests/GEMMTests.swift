@@ -109,6 +109,35 @@ final class GEMMTests: XCTestCase {
         }
     }
 
+    func testWorkerCountDoesNotChangeTheBits() {
+        // Every C tile sees the same packed values in the same order however the work is split
+        // (and whoever packed the shared operand), so 1, 2 and 3 workers agree bit for bit.
+        let (m, n, k) = (250, 260, 300)
+        let a = testTensor([m * k], seed: 11).scalars, b = testTensor([k * n], seed: 12).scalars
+        for kernel in kernels {
+            for (transposeA, transposeB) in [(false, true), (true, false), (false, false)] {
+                var results: [[Float]] = []
+                for threads in [1, 2, 3] {
+                    var c = [Float](repeating: 0, count: m * n)
+                    a.withUnsafeBufferPointer { pa in
+                        b.withUnsafeBufferPointer { pb in
+                            c.withUnsafeMutableBufferPointer { pc in
+                                gemm(m: m, n: n, k: k,
+                                     a: .rowMajor(pa.baseAddress!, columns: transposeA ? m : k, transposed: transposeA),
+                                     b: .rowMajor(pb.baseAddress!, columns: transposeB ? k : n, transposed: transposeB),
+                                     c: pc.baseAddress!, ldc: n, threads: threads,
+                                     context: ComputeContext(threadCount: threads, gemmKernel: kernel))
+                            }
+                        }
+                    }
+                    results.append(c)
+                }
+                XCTAssertEqual(results[0], results[1], "\(kernel) \(transposeA) \(transposeB): 1 against 2 workers")
+                XCTAssertEqual(results[0], results[2], "\(kernel) \(transposeA) \(transposeB): 1 against 3 workers")
+            }
+        }
+    }
+
     func testZeroDepthScalesC() {
         var c: [Float] = [1, 2, 3, 4]
         let empty: [Float] = [0]
