@@ -90,26 +90,12 @@ public func gemm(
     let sharedPointer = SendablePointer(scratch.pointer)
     let scratchPointer = SendablePointer(scratch.pointer + sharedCount)
     let cPointer = SendablePointer(c)
-    // The shared operand, panel by panel: panel pc (depth kc) starts at pc × the padded width;
-    // in it, the sliver of row (column) r is at r × kc, as packA (packBPanel) lays out a block.
-    if sharesA || sharesB {
-        let width = sharesA ? paddedRows : paddedColumns, sliver = sharesA ? mr : nr
-        let perPacker = roundUp((width + threads - 1) / threads, to: sliver)
-        ParallelLoop.run(workers: threads, context: context) { worker in
-            let start = worker * perPacker, end = min(sharesA ? m : n, start + perPacker)
-            if start >= end { return }
-            for panel in 0..<panels.count {
-                let (pc, kc) = panels[panel]
-                let destination = sharedPointer.base + pc * width + start * kc
-                if sharesA {
-                    packA(a, rowStart: start, rows: end - start, depthStart: pc, depth: kc, sliverHeight: mr,
-                          into: destination)
-                } else {
-                    packBPanel(b, depthStart: pc, depth: kc, columnStart: start, columns: end - start,
-                               sliverWidth: nr, into: destination)
-                }
-            }
-        }
+    if sharesA {
+        packShared(a: a, b: nil, count: m, paddedWidth: paddedRows, sliver: mr, panels: panels, threads: threads,
+                   into: sharedPointer, context: context)
+    } else if sharesB {
+        packShared(a: nil, b: b, count: n, paddedWidth: paddedColumns, sliver: nr, panels: panels, threads: threads,
+                   into: sharedPointer, context: context)
     }
 
     ParallelLoop.run(workers: threads, context: context) { worker in
@@ -171,6 +157,32 @@ public func gemm(
                 }
             }
             jc += nc
+        }
+    }
+}
+
+/// Packs all of A (when `a` is given: `count` rows) or all of B (`count` columns) once, for
+/// every worker to read, each of `threads` workers packing a share of slivers. Panel pc (depth
+/// kc) starts at pc × `paddedWidth`; in it, the sliver of row (column) r is at r × kc, as packA
+/// (packBPanel) lays out a block, so a worker's block or panel is a pointer into it.
+private func packShared(
+    a: MatrixOperand?, b: MatrixOperand?, count: Int, paddedWidth: Int, sliver: Int, panels: PanelSplit,
+    threads: Int, into shared: SendablePointer<Float>, context: ComputeContext
+) {
+    let perPacker = roundUp((paddedWidth + threads - 1) / threads, to: sliver)
+    ParallelLoop.run(workers: threads, context: context) { worker in
+        let start = worker * perPacker, end = min(count, start + perPacker)
+        if start >= end { return }
+        for panel in 0..<panels.count {
+            let (pc, kc) = panels[panel]
+            let destination = shared.base + pc * paddedWidth + start * kc
+            if let a {
+                packA(a, rowStart: start, rows: end - start, depthStart: pc, depth: kc, sliverHeight: sliver,
+                      into: destination)
+            } else if let b {
+                packBPanel(b, depthStart: pc, depth: kc, columnStart: start, columns: end - start,
+                           sliverWidth: sliver, into: destination)
+            }
         }
     }
 }

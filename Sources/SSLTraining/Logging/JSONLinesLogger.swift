@@ -40,7 +40,7 @@ public final class JSONLinesLogger: MetricsLogger {
     public func flush() throws {
         guard !pending.isEmpty else { return }
         if !FileManager.default.fileExists(atPath: path) {
-            FileManager.default.createFile(atPath: path, contents: nil)
+            _ = FileManager.default.createFile(atPath: path, contents: nil)   // a failure surfaces just below
         }
         guard let handle = FileHandle(forWritingAtPath: path) else {
             throw TrainingError.badFile(path: path, problem: "cannot be opened for appending")
