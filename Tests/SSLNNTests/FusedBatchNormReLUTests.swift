@@ -5,7 +5,8 @@ import XCTest
 
 /// BatchNorm followed by ReLU runs fused (`callAsFunctionThenReLU`, and inside `Sequential`):
 /// the output, the input gradient, γ and β gradients and the running statistics must equal
-/// those of the two separate layers exactly, in training and in evaluation.
+/// those of the two separate layers exactly, in training and in evaluation. (In training the
+/// fused backward recomputes the ReLU's mask from the input: `BatchNormKernels+Rectified`.)
 final class FusedBatchNormReLUTests: XCTestCase {
     private func compare(_ makeNorm: () -> BatchNorm, inputShape: [Int], training: Bool, seed: UInt64,
                          file: StaticString = #filePath, line: UInt = #line) {
@@ -79,6 +80,8 @@ final class FusedBatchNormReLUTests: XCTestCase {
 
     func testFusedBatchNorm1dReLUEqualsTheSeparateLayers() {
         compare({ BatchNorm1d(7) }, inputShape: [9, 7], training: true, seed: 30)
+        // 19 features: two groups of eight lanes and a scalar tail.
+        compare({ BatchNorm1d(19) }, inputShape: [9, 19], training: true, seed: 35)
         compare({ BatchNorm1d(7) }, inputShape: [9, 7], training: false, seed: 40)
     }
 

@@ -129,8 +129,12 @@ extension Tensor {
         let addend = residual?.contiguousCopyIfNeeded()
         BatchNormKernels.affine(input.dataPointer, nil, a: scales, b: shifts, d: nil, into: result.dataPointer, layout: layout,
                                 rectify: applyingReLU, residual: addend.map { UnsafePointer($0.dataPointer) })
-        // The fused ReLU's gradient needs its output: positive where the gradient passes.
-        let savedOutput = applyingReLU ? result.detach() : nil
+        // The fused ReLU's gradient passes where the output is positive. In training without a
+        // residual the backward kernels recompute that from the input (`rectifier`); otherwise
+        // the output is kept.
+        let rectifier = applyingReLU && training && residual == nil
+            ? BatchNormKernels.Rectifier(scales: scales, shifts: shifts) : nil
+        let savedOutput = applyingReLU && rectifier == nil ? result.detach() : nil
 
         var inputs = [self]
         if let weight { inputs.append(weight) }
@@ -147,8 +151,10 @@ extension Tensor {
                 // The fused ReLU's gradient: pass where its output is positive.
                 gradient = Tensor.zipElements(gradient, savedOutput, operation: "relu backward", Elementwise.PositiveMask())
             }
-            let (sumGradient, sumCentered) = BatchNormKernels.gradientSums(gradient.dataPointer, savedInput.dataPointer,
-                                                                         mean: means, layout: layout)
+            let (sumGradient, sumCentered) = rectifier.map {
+                BatchNormKernels.rectifiedGradientSums(gradient.dataPointer, savedInput.dataPointer, mean: means,
+                                                       rectifier: $0, layout: layout)
+            } ?? BatchNormKernels.gradientSums(gradient.dataPointer, savedInput.dataPointer, mean: means, layout: layout)
             // Σ dy·x̂ per channel.
             let sumGradientXhat = (0..<channels).map { sumCentered[$0] * inverseStds[$0] }
             var gradients: [Tensor?] = []
@@ -168,8 +174,14 @@ extension Tensor {
                         b[c] = -factor * inverseStds[c] * totalGradientXhat
                         d[c] = -factor * totalGradient + factor * inverseStds[c] * totalGradientXhat * means[c]
                     }
-                    BatchNormKernels.affine(gradient.dataPointer, savedInput.dataPointer, a: a, b: b, d: d,
-                                            into: inputGradient.dataPointer, layout: layout)
+                    if let rectifier {
+                        BatchNormKernels.rectifiedInputGradient(gradient.dataPointer, savedInput.dataPointer, a: a, b: b, d: d,
+                                                                rectifier: rectifier, into: inputGradient.dataPointer,
+                                                                layout: layout)
+                    } else {
+                        BatchNormKernels.affine(gradient.dataPointer, savedInput.dataPointer, a: a, b: b, d: d,
+                                                into: inputGradient.dataPointer, layout: layout)
+                    }
                 } else {
                     BatchNormKernels.affine(gradient.dataPointer, nil, a: scales, b: [Float](repeating: 0, count: channels),
                                             d: nil, into: inputGradient.dataPointer, layout: layout)
