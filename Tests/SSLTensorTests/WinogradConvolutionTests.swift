@@ -157,6 +157,66 @@ final class WinogradConvolutionTests: XCTestCase {
               + "direct: \(worstDirect); bound \(Self.bound)")
     }
 
+    /// Shapes F(4×4, 3×3) serves (output sides 0 or 3 modulo 4), reaching every path of it.
+    private let largeTileCases: [Case] = [
+        // 7×7 outputs: the last tile row and column keep three of four; 12 tiles across 3 images.
+        Case(batch: 3, channels: 3, height: 7, width: 7, outChannels: 13, padding: 1),
+        // 4×16: four whole tiles in a row; 11 input channels, so the input gradient (4×16 too) runs as F(4×4).
+        Case(batch: 2, channels: 11, height: 4, width: 16, outChannels: 5, padding: 1),
+        // 260 channels: two depth panels; one image, one tile.
+        Case(batch: 1, channels: 260, height: 4, width: 4, outChannels: 3, padding: 1),
+        // No padding (6×6 → 4×4), and padding 2 (5×5 → 7×7).
+        Case(batch: 2, channels: 2, height: 6, width: 6, outChannels: 33, padding: 0),
+        Case(batch: 2, channels: 5, height: 5, width: 5, outChannels: 4, padding: 2),
+        // 3×8 outputs from 9 channels; the input gradient (3×8) as F(4×4) as well.
+        Case(batch: 2, channels: 9, height: 3, width: 8, outChannels: 10, padding: 1),
+        // 8 images of 8×8: 32 tiles, several blocks per worker with 3 workers.
+        Case(batch: 8, channels: 2, height: 8, width: 8, outChannels: 2, padding: 1),
+    ]
+
+    /// F(4×4, 3×3)'s bound: |ŷ − y| ≤ 2⁻¹⁶ · Σ_k |w_k·x_k| (256 units of float rounding u = 2⁻²⁴
+    /// times the sum's magnitude). Its transforms multiply by up to 8 and divide by 24, so its
+    /// error is a larger multiple of the direct product's than F(2×2)'s: on these shapes the
+    /// worst ratios were 95 u (output) and 52 u (input gradient), printed by the test, against
+    /// 3.3 u and 2.4 u for the direct product — still below 10⁻⁵ of the sum's magnitude. The
+    /// weight gradient stays F(2×2, 3×3), under `bound`.
+    static let largeTileBound = 1.0 / 65_536
+
+    func testLargeTilesMatchTheDirectConvolutionInDoubleWithinTheirBound() {
+        var worst = (0.0, 0.0, 0.0)
+        for s in largeTileCases {
+            let geometry = ConvolutionGeometry(channels: s.channels, height: s.height, width: s.width, kernelHeight: 3,
+                                               kernelWidth: 3, stride: 1, padding: s.padding)
+            XCTAssertTrue(WinogradConvolution.takesLargeTiles(geometry, algorithm: .winograd4x4), "\(s)")
+        }
+        for kernel in GEMMMicroKernel.allCases where kernel.isSupported {
+            for threads in [1, 3] {
+                for s in largeTileCases {
+                    let (output, gradient, weightGradient) = check(s, algorithm: .winograd4x4, kernel: kernel, threads: threads)
+                    XCTAssertLessThanOrEqual(output, Self.largeTileBound, "output of \(s), kernel \(kernel), \(threads) threads")
+                    XCTAssertLessThanOrEqual(gradient, Self.largeTileBound,
+                                             "input gradient of \(s), kernel \(kernel), \(threads) threads")
+                    XCTAssertLessThanOrEqual(weightGradient, Self.bound,
+                                             "weight gradient of \(s), kernel \(kernel), \(threads) threads")
+                    worst = (max(worst.0, output), max(worst.1, gradient), max(worst.2, weightGradient))
+                }
+            }
+        }
+        print("Winograd F(4×4, 3×3), worst error / scale (output, input gradient, weight gradient): \(worst); "
+              + "bound \(Self.largeTileBound) (weight gradient \(Self.bound)); u = \(1.0 / 16_777_216)")
+    }
+
+    func testLargeTilesServeOutputSidesThatAreZeroOrThreeModuloFour() {
+        func takes(_ side: Int, _ other: Int, _ algorithm: ConvolutionAlgorithm = .automatic) -> Bool {
+            WinogradConvolution.takesLargeTiles(
+                ConvolutionGeometry(channels: 16, height: side, width: other, kernelHeight: 3, kernelWidth: 3,
+                                    stride: 1, padding: 1), algorithm: algorithm)
+        }
+        XCTAssertEqual([takes(28, 28), takes(7, 7), takes(32, 8), takes(4, 3), takes(14, 14), takes(28, 14),
+                        takes(5, 8), takes(28, 28, .winograd), takes(28, 28, .direct), takes(7, 7, .winograd4x4)],
+                       [true, true, true, true, false, false, false, false, false, true])
+    }
+
     func testTheAutomaticChoiceTakesWinogradOnlyForWideThreeByThreeStrideOneLayers() {
         func applies(_ channels: Int, _ outChannels: Int, kernel: Int = 3, stride: Int = 1, batch: Int = 8,
                      _ algorithm: ConvolutionAlgorithm = .automatic) -> Bool {

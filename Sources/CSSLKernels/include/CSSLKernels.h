@@ -1,7 +1,9 @@
 // CSSLKernels: the only C in the framework. It holds the GEMM micro-kernels that need
 // instruction-set attributes Swift cannot express per function (AVX-512, AVX2+FMA), plus
-// portable fallbacks, and a CPU-feature probe so Swift can choose among them at run time.
-// Packing, blocking and threading live in Swift (SSLTensor/Kernels/GEMM.swift).
+// portable fallbacks, and a CPU-feature probe so Swift can choose among them at run time;
+// and the Winograd F(4×4, 3×3) transforms, whose 4×4 transposes Swift's SIMD types compile
+// to scalar code (portable C vectors). Packing, blocking and threading live in Swift
+// (SSLTensor/Kernels/GEMM.swift, WinogradConvolution*.swift).
 #ifndef CSSLKERNELS_H
 #define CSSLKERNELS_H
 
@@ -73,6 +75,21 @@ long ssl_fma_peak_avx512(long iterations, float *sink);
 long ssl_fma_peak_avx2(long iterations, float *sink);
 /// The portable loop: multiplies and adds (no FMA in the baseline ISA), 2 operations per lane.
 long ssl_fma_peak_generic(long iterations, float *sink);
+
+// Winograd F(4×4, 3×3) transforms of four tiles at a time (winograd_large_tiles.c; vectors
+// over the tiles, portable C). Strides and offsets are in floats.
+
+/// V[α = 6i + k] = (Bᵀ d B)[i][k] for the 6×6 windows at `windows[0..3]` (each read as six rows of
+/// eight floats, `row` apart; channel c's window `c * plane` further), for every channel:
+/// four floats (one per tile) at `target + α * alpha_stride + c * channel_stride`.
+void ssl_winograd4_transform_input(const float *const *windows, long channels, long plane, long row,
+                                   long alpha_stride, long channel_stride, float *target);
+
+/// Y = Aᵀ M A for four tiles: M[α] (one float per tile) at `source + α * alpha_stride`; tile j's
+/// 4×4 outputs go to `targets[j]` (rows `row` apart), clipped to `extents[j]` (rows·8 + columns;
+/// 0 writes nothing).
+void ssl_winograd4_transform_output(const float *source, long alpha_stride, float *const *targets,
+                                    const long *extents, long row);
 
 #ifdef __cplusplus
 }

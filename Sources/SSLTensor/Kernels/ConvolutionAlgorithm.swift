@@ -9,10 +9,11 @@ import Darwin
 /// How `conv2d` computes its 3×3 stride-1 products (the forward pass and, through the
 /// transposed convolution, the input gradient); every other convolution is always direct.
 ///
-/// `.automatic` (the default) takes Winograd F(2×2, 3×3) (`WinogradConvolution`) where the
-/// layer's shape makes it pay and the direct GEMM over gathered columns elsewhere. The choice is
+/// `.automatic` (the default) takes Winograd (`WinogradConvolution`) where the layer's shape
+/// makes it pay, with F(4×4, 3×3) where the output's sides allow it and F(2×2, 3×3) elsewhere,
+/// and the direct GEMM over gathered columns for the rest. The choice is
 /// bound for a scope like `ComputeContext.current`; the environment variable
-/// `SSL_CONV_ALGORITHM` (`automatic`, `direct`, `winograd`) sets the process-wide default, for
+/// `SSL_CONV_ALGORITHM` (`automatic`, `direct`, `winograd`, `winograd4x4`) sets the process-wide default, for
 /// testing and benchmarking.
 ///
 /// ```swift
@@ -25,8 +26,13 @@ public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
     case automatic
     /// The direct products only (one GEMM over the batch's gathered columns).
     case direct
-    /// Winograd for every 3×3 stride-1 product, whatever its shape (for tests and measurements).
+    /// Winograd F(2×2, 3×3) for every 3×3 stride-1 product, whatever its shape (for tests and
+    /// measurements).
     case winograd
+    /// Winograd for every 3×3 stride-1 product: F(4×4, 3×3) where the output's height and width
+    /// are each 0 or 3 modulo 4 (`WinogradConvolution.takesLargeTiles`), F(2×2, 3×3) elsewhere
+    /// (for tests and measurements). The weight gradient stays F(2×2, 3×3).
+    case winograd4x4
 
     /// The algorithm convolutions use in the current task or thread.
     @TaskLocal public static var current: ConvolutionAlgorithm = .fromEnvironment

@@ -26,9 +26,22 @@ enum WinogradConvolution {
               geometry.channels > 0, outChannels > 0 else { return false }
         switch algorithm {
         case .direct: return false
-        case .winograd: return true
+        case .winograd, .winograd4x4: return true
         case .automatic: return pays(geometry, outChannels: outChannels, batch: batch)
         }
+    }
+
+    /// Whether a product `applies` takes runs with F(4×4, 3×3) (`forwardLargeTiles`) rather than
+    /// F(2×2, 3×3): with `.automatic` or `.winograd4x4`, when the output's height and width are
+    /// each 0 or 3 modulo 4. A tile's 6×6 window then reaches at most one row and one column
+    /// past the padded image, and those feed only the tile's last output row or column (Aᵀ's
+    /// first three rows ignore the sixth value), which lie outside the output and are never
+    /// written; with two rows or columns outside, the window's fifth value, which every
+    /// output uses, would come from outside the image.
+    static func takesLargeTiles(_ geometry: ConvolutionGeometry, algorithm: ConvolutionAlgorithm) -> Bool {
+        guard algorithm == .automatic || algorithm == .winograd4x4 else { return false }
+        return geometry.outputHeight % 4 != 1 && geometry.outputHeight % 4 != 2
+            && geometry.outputWidth % 4 != 1 && geometry.outputWidth % 4 != 2
     }
 
     /// Whether `algorithm` computes the weight gradient of this shape with Winograd
@@ -44,7 +57,8 @@ enum WinogradConvolution {
     ) -> Bool {
         guard applies(geometry, outChannels: outChannels, batch: batch, algorithm: algorithm) else { return false }
         let minimum = kernel == .avx512 ? 128 : 64
-        return algorithm == .winograd || (geometry.channels >= minimum && outChannels >= minimum)
+        return algorithm == .winograd || algorithm == .winograd4x4
+            || (geometry.channels >= minimum && outChannels >= minimum)
     }
 
     /// Winograd pays when the per-α products are deep and wide enough for the micro-kernel to
@@ -66,6 +80,11 @@ enum WinogradConvolution {
     ) {
         precondition(geometry.kernelHeight == 3 && geometry.kernelWidth == 3 && geometry.stride == 1,
                      "WinogradConvolution.forward: needs a 3×3 stride-1 geometry, got \(geometry)")
+        if takesLargeTiles(geometry, algorithm: .current) {
+            forwardLargeTiles(paddedInput: input, batch: batch, weight: weight, outChannels: outChannels,
+                              geometry: geometry, output: output, context: context)
+            return
+        }
         let kernel = context.gemmKernel
         let mr = kernel.tileRows, nr = kernel.tileColumns
         let channels = geometry.channels, m = outChannels
@@ -117,8 +136,6 @@ enum WinogradConvolution {
         }
     }
 
-    /// Tiles per block: a multiple of NR whose V (16·C floats a tile) and M (16·O) fill about
-    /// 1 MiB, at least one sliver, and no more than the workers' even share of the tiles.
     /// The last image of the batch copied, zeros after it, into a buffer of `pool` (the caller
     /// releases it): its last windows read up to two rows past its end.
     static func copyOfLastImage(_ input: UnsafePointer<Float>, batch: Int, tiles: WinogradTiles, pool: BufferPool)
@@ -131,14 +148,19 @@ enum WinogradConvolution {
         return lastImage
     }
 
-    static func blockSize(channels: Int, paddedRows: Int, tileColumns nr: Int, tileCount: Int, threads: Int) -> Int {
-        let bytesPerTile = 16 * (channels + paddedRows) * 4
+    /// Tiles per block: a multiple of NR whose V (`slices`·C floats a tile) and M (`slices`·O)
+    /// fill about 1 MiB, at least one sliver, and no more than the workers' even share of the tiles.
+    static func blockSize(
+        channels: Int, paddedRows: Int, tileColumns nr: Int, tileCount: Int, threads: Int, slices: Int = 16
+    ) -> Int {
+        let bytesPerTile = slices * (channels + paddedRows) * 4
         let fitting = max(nr, (1 << 20) / bytesPerTile / nr * nr)
         let share = roundUp((tileCount + threads - 1) / threads, to: nr)
         return max(nr, min(fitting, share))
     }
 
-    /// The 16 products of one block: `M[α] = U[α] · V[α]` over depth panels of the channels.
+    /// The products of one block, one per slice α (16 of them for F(2×2, 3×3), `slices`):
+    /// `M[α] = U[α] · V[α]` over depth panels of the channels.
     /// U[α]'s panel q is at `weights + α·weightStride + q·paddedRows·maximumDepth` (MR-tall
     /// slivers); V[α] sliver s is `transformed + α·transformedStride + s·C·NR` (C groups of NR
     /// floats); M[α] is `products + α·productStride`, rows `layout.tiles` apart.
@@ -146,12 +168,12 @@ enum WinogradConvolution {
     static func multiply(
         weights: UnsafePointer<Float>, transformed: UnsafePointer<Float>, into products: UnsafeMutablePointer<Float>,
         layout: BlockLayout, outChannels m: Int, paddedRows: Int, channels: Int, panels: PanelSplit, usedTiles: Int,
-        kernel: GEMMMicroKernel
+        kernel: GEMMMicroKernel, slices: Int = 16
     ) {
         let mr = kernel.tileRows, nr = kernel.tileColumns, blockTiles = layout.tiles
         let slivers = (usedTiles + nr - 1) / nr
         let weightStride = weightStride(paddedRows: paddedRows, panels: panels)
-        for alpha in 0..<16 {
+        for alpha in 0..<slices {
             let v = transformed + alpha * layout.transformedStride
             let product = products + alpha * layout.productStride
             for panel in 0..<panels.count {

@@ -22,21 +22,25 @@ struct BlockLayout {
     }
 }
 
-/// The tiles of a batch: tile t = (n, ty, tx) covers outputs (2ty…2ty+1, 2tx…2tx+1) of image
-/// n and reads the padded input's rows 2ty…2ty+3, columns 2tx…2tx+3 (one past the bottom or
-/// right edge when the output size is odd; see `fill`).
+/// The tiles of a batch: with `size` 2 (F(2×2, 3×3)), tile t = (n, ty, tx) covers outputs
+/// (2ty…2ty+1, 2tx…2tx+1) of image n and reads the padded input's rows 2ty…2ty+3, columns
+/// 2tx…2tx+3 (one past the bottom or right edge when the output size is odd; see `fill`); with
+/// `size` 4 (F(4×4, 3×3)), outputs (4ty…4ty+3, 4tx…4tx+3) from rows and columns 4ty…4ty+5 and
+/// 4tx…4tx+5 (see `fillLargeTiles`).
 struct WinogradTiles: Sendable {
+    let size: Int
     let tilesX: Int, tilesPerImage: Int, count: Int
     let paddedHeight: Int, paddedWidth: Int, inputImageSize: Int
     let outputHeight: Int, outputWidth: Int, outputImageSize: Int
 
-    init(geometry: ConvolutionGeometry, batch: Int, outChannels: Int) {
+    init(geometry: ConvolutionGeometry, batch: Int, outChannels: Int, size: Int = 2) {
+        self.size = size
         paddedHeight = geometry.height + 2 * geometry.padding
         paddedWidth = geometry.width + 2 * geometry.padding
         outputHeight = geometry.outputHeight
         outputWidth = geometry.outputWidth
-        tilesX = (outputWidth + 1) / 2
-        tilesPerImage = tilesX * ((outputHeight + 1) / 2)
+        tilesX = (outputWidth + size - 1) / size
+        tilesPerImage = tilesX * ((outputHeight + size - 1) / size)
         count = batch * tilesPerImage
         inputImageSize = geometry.channels * paddedHeight * paddedWidth
         outputImageSize = outChannels * outputHeight * outputWidth
@@ -54,6 +58,7 @@ struct WinogradTiles: Sendable {
     /// slot 0's window.
     func fill(_ table: TileTable, first: Int, count: Int, source: UnsafePointer<Float>, lastImage: UnsafePointer<Float>,
               batch: Int) {
+        precondition(size == 2, "WinogradTiles.fill: for 2×2 tiles, got \(size)×\(size)")
         for slot in 0..<table.capacity {
             guard slot < count else {
                 table.inputAddresses[slot] = table.inputAddresses[0]
@@ -76,6 +81,33 @@ struct WinogradTiles: Sendable {
             for j in 0..<4 where table.outputExtents[slot + j] != TileTable.fullOutput { outputRun = false }
             table.inputRuns[group] = inputRun ? 1 : 0
             table.outputRuns[group] = inputRun && outputRun ? 1 : 0
+        }
+    }
+}
+
+extension WinogradTiles {
+    /// `fill` for 4×4 tiles: every slot's window address (6×6 windows, read whole: with the
+    /// output's sides 0 or 3 modulo 4 they reach at most one row and column past the padded
+    /// image, which feed only outputs that are never written), output offset and extent
+    /// (`rows·8 + columns`, 1…4 each; 0 for an empty slot, whose window is slot 0's).
+    /// `inputRuns` and `outputRuns` are not used.
+    func fillLargeTiles(_ table: TileTable, first: Int, count: Int, source: UnsafePointer<Float>,
+                        lastImage: UnsafePointer<Float>, batch: Int) {
+        precondition(size == 4, "WinogradTiles.fillLargeTiles: for 4×4 tiles, got \(size)×\(size)")
+        for slot in 0..<table.capacity {
+            guard slot < count else {
+                table.inputAddresses[slot] = table.inputAddresses[0]
+                table.outputOffsets[slot] = 0
+                table.outputExtents[slot] = 0
+                continue
+            }
+            let t = first + slot
+            let image = t / tilesPerImage, index = t - image * tilesPerImage
+            let ty = index / tilesX, tx = index - ty * tilesX
+            let imageStart = image == batch - 1 ? lastImage : source + image * inputImageSize
+            table.inputAddresses[slot] = Int(bitPattern: imageStart + 4 * ty * paddedWidth + 4 * tx)
+            table.outputOffsets[slot] = image * outputImageSize + 4 * ty * outputWidth + 4 * tx
+            table.outputExtents[slot] = min(4, outputHeight - 4 * ty) * 8 + min(4, outputWidth - 4 * tx)
         }
     }
 }

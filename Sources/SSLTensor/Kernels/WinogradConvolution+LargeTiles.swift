@@ -1,0 +1,135 @@
+// MARK: - Winograd F(4×4, 3×3)
+
+/// F(4×4, 3×3): every 4×4 block of outputs from the 6×6 input patch under it, with 36 products
+/// per tile and channel pair where the direct convolution takes 144 (4× fewer; F(2×2, 3×3):
+/// 2.25×), and 36 transformed values per 16 outputs to write and read back (F(2×2, 3×3): 16 per
+/// 4). The matrices (Lavin & Gray 2016, interpolation points 0, ±1, ±2):
+///
+///     Bᵀ = [4 0 −5 0 1 0; 0 −4 −4 1 1 0; 0 4 −4 −1 1 0; 0 −2 −1 2 1 0; 0 2 −1 −2 1 0; 0 4 0 −5 0 1]
+///     G  = [¼ 0 0; −⅙ −⅙ −⅙; −⅙ ⅙ −⅙; 1⁄24 1⁄12 ⅙; 1⁄24 −1⁄12 ⅙; 0 0 1]
+///     Aᵀ = [1 1 1 1 1 0; 0 1 −1 2 −2 0; 0 1 1 4 4 0; 0 1 −1 8 −8 1]
+///
+/// Their larger coefficients cost accuracy: `WinogradConvolutionTests` states the bound it checks.
+/// The products, blocks and workers are those of `forward` (F(2×2, 3×3)) with 36 slices α = 6i + k
+/// (i the row of the transform, k the column) instead of 16.
+extension WinogradConvolution {
+    /// `forward` with 4×4 tiles (see `takesLargeTiles` for the shapes it serves).
+    static func forwardLargeTiles(
+        paddedInput input: UnsafePointer<Float>, batch: Int, weight: UnsafePointer<Float>, outChannels: Int,
+        geometry: ConvolutionGeometry, output: UnsafeMutablePointer<Float>, context: ComputeContext
+    ) {
+        let kernel = context.gemmKernel
+        let mr = kernel.tileRows, nr = kernel.tileColumns
+        let channels = geometry.channels, m = outChannels
+        let tiles = WinogradTiles(geometry: geometry, batch: batch, outChannels: m, size: 4)
+        if tiles.count == 0 || m == 0 { return }
+        let paddedRows = roundUp(m, to: mr)
+        let panels = PanelSplit(depth: channels, maximumDepth: kernel.panelDepth)
+        let pool = context.bufferPool
+        let packedWeights = transformAndPackWeightsLargeTiles(weight, outChannels: m, channels: channels,
+                                                              paddedRows: paddedRows, panels: panels, sliverHeight: mr,
+                                                              context: context)
+        defer { pool.release(packedWeights.pointer, capacity: packedWeights.capacity) }
+
+        let threads = max(1, min(context.threadCount, (tiles.count + nr - 1) / nr))
+        let blockTiles = blockSize(channels: channels, paddedRows: paddedRows, tileColumns: nr,
+                                   tileCount: tiles.count, threads: threads, slices: 36)
+        let blocks = (tiles.count + blockTiles - 1) / blockTiles
+        let layout = BlockLayout(tiles: blockTiles, channels: channels, paddedRows: paddedRows)
+        let perWorker = 36 * (layout.transformedStride + layout.productStride)
+        let scratch = pool.allocate(count: threads * perWorker)
+        defer { pool.release(scratch.pointer, capacity: scratch.capacity) }
+        let tableStride = TileTable.count(capacity: blockTiles)
+        let tableBuffer = UnsafeMutablePointer<Int>.allocate(capacity: threads * tableStride)
+        defer { tableBuffer.deallocate() }
+        let lastImage = copyOfLastImage(input, batch: batch, tiles: tiles, pool: pool)
+        defer { pool.release(lastImage.pointer, capacity: lastImage.capacity) }
+
+        let source = SendablePointer(input), last = SendablePointer(lastImage.pointer)
+        let weights = SendablePointer(packedWeights.pointer)
+        let buffers = SendablePointer(scratch.pointer), tables = SendablePointer(tableBuffer)
+        let result = SendablePointer(output)
+        let blocksPerWorker = (blocks + threads - 1) / threads
+        ParallelLoop.run(workers: threads, context: context) { worker in
+            let transformed = buffers.base + worker * perWorker
+            let products = transformed + 36 * layout.transformedStride
+            let table = TileTable(base: tables.base + worker * tableStride, capacity: blockTiles)
+            let firstBlock = min(blocks, worker * blocksPerWorker)
+            for block in firstBlock..<min(blocks, firstBlock + blocksPerWorker) {
+                let first = block * blockTiles, count = min(blockTiles, tiles.count - first)
+                tiles.fillLargeTiles(table, first: first, count: count, source: UnsafePointer(source.base),
+                                     lastImage: UnsafePointer(last.base), batch: batch)
+                transformInputLargeTiles(tiles: tiles, table: table, layout: layout, channels: channels, tileColumns: nr,
+                                         into: transformed)
+                multiply(weights: UnsafePointer(weights.base), transformed: UnsafePointer(transformed), into: products,
+                         layout: layout, outChannels: m, paddedRows: paddedRows, channels: channels, panels: panels,
+                         usedTiles: count, kernel: kernel, slices: 36)
+                transformOutputLargeTiles(UnsafePointer(products), tiles: tiles, table: table, layout: layout,
+                                          usedTiles: count, outChannels: m, into: result.base)
+            }
+        }
+    }
+
+    /// G applied to three values: the six rows (or columns) of G·(a, b, c)ᵀ.
+    @inline(__always)
+    static func applyLargeG(_ a: Float, _ b: Float, _ c: Float) -> (Float, Float, Float, Float, Float, Float) {
+        let outer = a + c
+        return (a * 0.25, -(outer + b) / 6, -(outer - b) / 6, a / 24 + b / 12 + c / 6, a / 24 - b / 12 + c / 6, c)
+    }
+
+    /// U[α][o][c] = (G g Gᵀ)[α] for every 3×3 kernel g = weight[o, c], in the packed layout
+    /// `multiply` reads (as `transformAndPackWeights`, with 36 slices). The caller releases the buffer.
+    static func transformAndPackWeightsLargeTiles(
+        _ weight: UnsafePointer<Float>, outChannels m: Int, channels: Int, paddedRows: Int, panels: PanelSplit,
+        sliverHeight mr: Int, context: ComputeContext
+    ) -> (pointer: UnsafeMutablePointer<Float>, capacity: Int) {
+        let panelSize = paddedRows * panels.maximumDepth
+        let alphaStride = weightStride(paddedRows: paddedRows, panels: panels)
+        let packed = context.bufferPool.allocate(count: 36 * alphaStride)
+        let slivers = paddedRows / mr
+        let source = SendablePointer(weight), destination = SendablePointer(packed.pointer)
+        ParallelLoop.forEachChunk(count: panels.count * slivers, minimumChunk: max(1, 4096 / (mr * channels)),
+                                  threads: context.threadCount) { range in
+            for unit in range {
+                let panel = unit / slivers, sliverRow = (unit % slivers) * mr
+                let (start, size) = panels[panel]
+                let sliver = destination.base + panel * panelSize + sliverRow * size
+                for c in start..<(start + size) {
+                    let target = sliver + (c - start) * mr
+                    for row in 0..<mr {
+                        let o = sliverRow + row
+                        guard o < m else {
+                            for alpha in 0..<36 { target[alpha * alphaStride + row] = 0 }
+                            continue
+                        }
+                        let g = source.base + (o * channels + c) * 9
+                        // G·g column by column (six rows each), then each row of it times Gᵀ.
+                        let c0 = applyLargeG(g[0], g[3], g[6]), c1 = applyLargeG(g[1], g[4], g[7])
+                        let c2 = applyLargeG(g[2], g[5], g[8])
+                        for i in 0..<6 {
+                            @inline(__always) func value(_ t: (Float, Float, Float, Float, Float, Float)) -> Float {
+                                switch i {
+                                case 0: return t.0
+                                case 1: return t.1
+                                case 2: return t.2
+                                case 3: return t.3
+                                case 4: return t.4
+                                default: return t.5
+                                }
+                            }
+                            let u = applyLargeG(value(c0), value(c1), value(c2))
+                            let base = target + 6 * i * alphaStride + row
+                            base[0] = u.0
+                            base[alphaStride] = u.1
+                            base[2 * alphaStride] = u.2
+                            base[3 * alphaStride] = u.3
+                            base[4 * alphaStride] = u.4
+                            base[5 * alphaStride] = u.5
+                        }
+                    }
+                }
+            }
+        }
+        return packed
+    }
+}
