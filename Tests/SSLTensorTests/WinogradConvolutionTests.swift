@@ -157,7 +157,7 @@ final class WinogradConvolutionTests: XCTestCase {
               + "direct: \(worstDirect); bound \(Self.bound)")
     }
 
-    /// Shapes F(4×4, 3×3) serves (output sides 0 or 3 modulo 4), reaching every path of it.
+    /// Shapes reaching every path of F(4×4, 3×3) (`.winograd4x4` takes it for all).
     private let largeTileCases: [Case] = [
         // 7×7 outputs: the last tile row and column keep three of four; 12 tiles across 3 images.
         Case(batch: 3, channels: 3, height: 7, width: 7, outChannels: 13, padding: 1),
@@ -172,6 +172,11 @@ final class WinogradConvolutionTests: XCTestCase {
         Case(batch: 2, channels: 9, height: 3, width: 8, outChannels: 10, padding: 1),
         // 8 images of 8×8: 32 tiles, several blocks per worker with 3 workers.
         Case(batch: 8, channels: 2, height: 8, width: 8, outChannels: 2, padding: 1),
+        // Sides 2 and 1 modulo 4 (6×5, and 10×9 for the input gradient's 9 channels): the windows
+        // would reach past the padded images, so they are copied with zeros up to the windows' reach.
+        Case(batch: 3, channels: 9, height: 6, width: 5, outChannels: 7, padding: 1),
+        Case(batch: 2, channels: 12, height: 10, width: 9, outChannels: 9, padding: 1),
+        Case(batch: 2, channels: 3, height: 14, width: 14, outChannels: 5, padding: 1),
     ]
 
     /// F(4×4, 3×3)'s bound: |ŷ − y| ≤ 2⁻¹⁶ · Σ_k |w_k·x_k| (256 units of float rounding u = 2⁻²⁴
@@ -184,11 +189,6 @@ final class WinogradConvolutionTests: XCTestCase {
 
     func testLargeTilesMatchTheDirectConvolutionInDoubleWithinTheirBound() {
         var worst = (0.0, 0.0, 0.0)
-        for s in largeTileCases {
-            let geometry = ConvolutionGeometry(channels: s.channels, height: s.height, width: s.width, kernelHeight: 3,
-                                               kernelWidth: 3, stride: 1, padding: s.padding)
-            XCTAssertTrue(WinogradConvolution.takesLargeTiles(geometry, algorithm: .winograd4x4), "\(s)")
-        }
         for kernel in GEMMMicroKernel.allCases where kernel.isSupported {
             for threads in [1, 3] {
                 for s in largeTileCases {
@@ -206,15 +206,35 @@ final class WinogradConvolutionTests: XCTestCase {
               + "bound \(Self.largeTileBound) (weight gradient \(Self.bound)); u = \(1.0 / 16_777_216)")
     }
 
-    func testLargeTilesServeOutputSidesThatAreZeroOrThreeModuloFour() {
+    /// A 4×4 tile's window that reaches two rows past the padded image would mix what lies there
+    /// (the next plane or image) into outputs that are written, up to rounding — and a NaN there
+    /// into all of them. Image 1 is all NaN: image 0's outputs must match the direct product,
+    /// with the images copied further (sides 2 and 1 modulo 4) and read in place (sides 3 and 0,
+    /// whose one row and column past the image feed only outputs that are not written).
+    func testLargeTilesReadNothingPastTheImages() {
+        for (height, width) in [(6, 5), (5, 7), (7, 6), (7, 7), (8, 7)] {
+            let x = testTensor([1, 1, height, width], seed: 90).scalars
+            let w = testTensor([2, 1, 3, 3], seed: 91)
+            let input = Tensor(shape: [2, 1, height, width], scalars: x + [Float](repeating: .nan, count: x.count))
+            let winograd = ConvolutionAlgorithm.$current.withValue(.winograd4x4) { input.conv2d(weight: w, padding: 1) }
+            let direct = ConvolutionAlgorithm.$current.withValue(.direct) { input.conv2d(weight: w, padding: 1) }
+            let firstImage = 2 * height * width
+            let got = Array(winograd.scalars[..<firstImage]), expected = Array(direct.scalars[..<firstImage])
+            XCTAssertTrue(got.allSatisfy { $0.isFinite }, "\(height)×\(width): \(got)")
+            for (a, b) in zip(got, expected) { XCTAssertEqual(a, b, accuracy: 1e-5, "\(height)×\(width)") }
+        }
+    }
+
+    func testTheAutomaticChoiceTakesLargeTilesWhereTheyCutTheProductsByAQuarter() {
         func takes(_ side: Int, _ other: Int, _ algorithm: ConvolutionAlgorithm = .automatic) -> Bool {
             WinogradConvolution.takesLargeTiles(
                 ConvolutionGeometry(channels: 16, height: side, width: other, kernelHeight: 3, kernelWidth: 3,
                                     stride: 1, padding: 1), algorithm: algorithm)
         }
         XCTAssertEqual([takes(28, 28), takes(7, 7), takes(32, 8), takes(4, 3), takes(14, 14), takes(28, 14),
-                        takes(5, 8), takes(28, 28, .winograd), takes(28, 28, .direct), takes(7, 7, .winograd4x4)],
-                       [true, true, true, true, false, false, false, false, false, true])
+                        takes(5, 8), takes(6, 6), takes(10, 10), takes(2, 2)],
+                       [true, true, true, true, true, true, false, false, false, false])
+        XCTAssertEqual([takes(28, 28, .winograd), takes(28, 28, .direct), takes(6, 6, .winograd4x4)], [false, false, true])
     }
 
     func testTheAutomaticChoiceTakesWinogradOnlyForWideThreeByThreeStrideOneLayers() {

@@ -29,9 +29,8 @@ public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
     /// Winograd F(2×2, 3×3) for every 3×3 stride-1 product, whatever its shape (for tests and
     /// measurements).
     case winograd
-    /// Winograd for every 3×3 stride-1 product: F(4×4, 3×3) where the output's height and width
-    /// are each 0 or 3 modulo 4 (`WinogradConvolution.takesLargeTiles`), F(2×2, 3×3) elsewhere
-    /// (for tests and measurements). The weight gradient stays F(2×2, 3×3).
+    /// Winograd F(4×4, 3×3) for every 3×3 stride-1 product, whatever its shape (for tests and
+    /// measurements). The weight gradient stays F(2×2, 3×3).
     case winograd4x4
 
     /// The algorithm convolutions use in the current task or thread.

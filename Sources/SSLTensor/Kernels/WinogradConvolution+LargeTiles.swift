@@ -21,11 +21,17 @@ extension WinogradConvolution {
         let kernel = context.gemmKernel
         let mr = kernel.tileRows, nr = kernel.tileColumns
         let channels = geometry.channels, m = outChannels
-        let tiles = WinogradTiles(geometry: geometry, batch: batch, outChannels: m, size: 4)
+        // Windows reaching two or more rows (or columns) past the padded images would feed
+        // outputs that are written: then the images are copied with zeros up to the windows' reach.
+        let extended = [1, 2].contains(geometry.outputHeight % 4) || [1, 2].contains(geometry.outputWidth % 4)
+        let tiles = WinogradTiles(geometry: geometry, batch: batch, outChannels: m, size: 4, extended: extended)
         if tiles.count == 0 || m == 0 { return }
+        let pool = context.bufferPool
+        let extendedImages = extended ? extendedCopy(input, batch: batch, geometry: geometry, tiles: tiles, context: context) : nil
+        defer { if let extendedImages { pool.release(extendedImages.pointer, capacity: extendedImages.capacity) } }
+        let input = extendedImages.map { UnsafePointer($0.pointer) } ?? input
         let paddedRows = roundUp(m, to: mr)
         let panels = PanelSplit(depth: channels, maximumDepth: kernel.panelDepth)
-        let pool = context.bufferPool
         let packedWeights = transformAndPackWeightsLargeTiles(weight, outChannels: m, channels: channels,
                                                               paddedRows: paddedRows, panels: panels, sliverHeight: mr,
                                                               context: context)
@@ -68,6 +74,29 @@ extension WinogradConvolution {
                                           usedTiles: count, outChannels: m, into: result.base)
             }
         }
+    }
+
+    /// The padded images (`[N, C, H + 2p, W + 2p]`) copied into `tiles`' extended layout, zeros
+    /// after every row and plane, in a buffer of the pool (the caller releases it).
+    static func extendedCopy(
+        _ input: UnsafePointer<Float>, batch: Int, geometry: ConvolutionGeometry, tiles: WinogradTiles,
+        context: ComputeContext
+    ) -> (pointer: UnsafeMutablePointer<Float>, capacity: Int) {
+        let height = geometry.height + 2 * geometry.padding, width = geometry.width + 2 * geometry.padding
+        let rows = tiles.paddedHeight, columns = tiles.paddedWidth
+        let copy = context.bufferPool.allocate(count: batch * tiles.inputImageSize)
+        let source = SendablePointer(input), target = SendablePointer(copy.pointer)
+        ParallelLoop.forEachChunk(count: batch * geometry.channels, minimumChunk: 16, threads: context.threadCount) { planes in
+            for plane in planes {
+                let from = source.base + plane * height * width, to = target.base + plane * rows * columns
+                for y in 0..<height {
+                    (to + y * columns).update(from: from + y * width, count: width)
+                    (to + y * columns + width).update(repeating: 0, count: columns - width)
+                }
+                (to + height * columns).update(repeating: 0, count: (rows - height) * columns)
+            }
+        }
+        return copy
     }
 
     /// G applied to three values: the six rows (or columns) of G·(a, b, c)ᵀ.

@@ -32,16 +32,19 @@ enum WinogradConvolution {
     }
 
     /// Whether a product `applies` takes runs with F(4×4, 3×3) (`forwardLargeTiles`) rather than
-    /// F(2×2, 3×3): with `.automatic` or `.winograd4x4`, when the output's height and width are
-    /// each 0 or 3 modulo 4. A tile's 6×6 window then reaches at most one row and one column
-    /// past the padded image, and those feed only the tile's last output row or column (Aᵀ's
-    /// first three rows ignore the sixth value), which lie outside the output and are never
-    /// written; with two rows or columns outside, the window's fifth value, which every
-    /// output uses, would come from outside the image.
+    /// F(2×2, 3×3): always with `.winograd4x4`; with `.automatic` when its 36 products per 4×4
+    /// tile come to less than three quarters of F(2×2)'s 16 per 2×2 tile over the output
+    /// (28×28 and 7×7 maps: 0.56; 14×14: 0.73; 6×6 or 10×10: no gain, the tiles cover too
+    /// much past the edge).
     static func takesLargeTiles(_ geometry: ConvolutionGeometry, algorithm: ConvolutionAlgorithm) -> Bool {
-        guard algorithm == .automatic || algorithm == .winograd4x4 else { return false }
-        return geometry.outputHeight % 4 != 1 && geometry.outputHeight % 4 != 2
-            && geometry.outputWidth % 4 != 1 && geometry.outputWidth % 4 != 2
+        switch algorithm {
+        case .winograd4x4: return true
+        case .automatic:
+            let large = ((geometry.outputHeight + 3) / 4) * ((geometry.outputWidth + 3) / 4)
+            let small = ((geometry.outputHeight + 1) / 2) * ((geometry.outputWidth + 1) / 2)
+            return 36 * large * 4 < 16 * small * 3
+        case .direct, .winograd: return false
+        }
     }
 
     /// Whether `algorithm` computes the weight gradient of this shape with Winograd

@@ -33,14 +33,17 @@ struct WinogradTiles: Sendable {
     let paddedHeight: Int, paddedWidth: Int, inputImageSize: Int
     let outputHeight: Int, outputWidth: Int, outputImageSize: Int
 
-    init(geometry: ConvolutionGeometry, batch: Int, outChannels: Int, size: Int = 2) {
+    /// The tiles of `batch` images; `extended` pads the images further at the bottom and right
+    /// (with zeros), to `windowHeight` × `windowWidth`, so that every window lies inside.
+    init(geometry: ConvolutionGeometry, batch: Int, outChannels: Int, size: Int = 2, extended: Bool = false) {
         self.size = size
-        paddedHeight = geometry.height + 2 * geometry.padding
-        paddedWidth = geometry.width + 2 * geometry.padding
         outputHeight = geometry.outputHeight
         outputWidth = geometry.outputWidth
         tilesX = (outputWidth + size - 1) / size
-        tilesPerImage = tilesX * ((outputHeight + size - 1) / size)
+        let tilesY = (outputHeight + size - 1) / size
+        tilesPerImage = tilesX * tilesY
+        paddedHeight = extended ? size * tilesY + 2 : geometry.height + 2 * geometry.padding
+        paddedWidth = extended ? size * tilesX + 2 : geometry.width + 2 * geometry.padding
         count = batch * tilesPerImage
         inputImageSize = geometry.channels * paddedHeight * paddedWidth
         outputImageSize = outChannels * outputHeight * outputWidth
@@ -86,9 +89,9 @@ struct WinogradTiles: Sendable {
 }
 
 extension WinogradTiles {
-    /// `fill` for 4×4 tiles: every slot's window address (6×6 windows, read whole: with the
-    /// output's sides 0 or 3 modulo 4 they reach at most one row and column past the padded
-    /// image, which feed only outputs that are never written), output offset and extent
+    /// `fill` for 4×4 tiles: every slot's window address (6×6 windows, read whole: they reach
+    /// at most one row and column past the padded image — which feed only outputs that are
+    /// never written — or the images are `extended`), output offset and extent
     /// (`rows·8 + columns`, 1…4 each; 0 for an empty slot, whose window is slot 0's).
     /// `inputRuns` and `outputRuns` are not used.
     func fillLargeTiles(_ table: TileTable, first: Int, count: Int, source: UnsafePointer<Float>,
