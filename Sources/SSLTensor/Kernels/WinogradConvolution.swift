@@ -16,6 +16,10 @@
 ///
 /// The transforms use only 0, ±1 and ±½, so the rounding error stays within a small multiple
 /// of the direct product's (`WinogradConvolutionTests` states the bound it checks).
+///
+/// Where `takesLargeTiles` says so, the forward product (and so the input gradient) runs as
+/// F(4×4, 3×3) instead (`forwardLargeTiles`, in `WinogradConvolution+LargeTiles.swift`): 36
+/// products per 4×4 tile, 4× fewer than direct, at a larger but bounded rounding error.
 enum WinogradConvolution {
     /// Whether `algorithm` computes a product of this shape with Winograd: a 3×3 stride-1
     /// convolution, and with `.automatic` one whose shape pays (`pays`).
