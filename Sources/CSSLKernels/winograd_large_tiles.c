@@ -46,6 +46,18 @@ static inline void transform_a(const f4 m[6], f4 y[4]) {
     y[3] = difference12 + 8 * difference34 + m[5];
 }
 
+/// A = (Aᵀ)ᵀ along one axis: y[0..3] → m[0..5] (m = (y0, Σy, y0 − y1 + y2 − y3, y0 + 2y1 + 4y2 + 8y3,
+/// y0 − 2y1 + 4y2 − 8y3, y3)).
+static inline void transform_a_transposed(const f4 y[4], f4 m[6]) {
+    f4 even = y[0] + y[2], odd = y[1] + y[3], even4 = y[0] + 4 * y[2], odd8 = 2 * y[1] + 8 * y[3];
+    m[0] = y[0];
+    m[1] = even + odd;
+    m[2] = even - odd;
+    m[3] = even4 + odd8;
+    m[4] = even4 - odd8;
+    m[5] = y[3];
+}
+
 void ssl_winograd4_transform_input(const float *const *windows, long channels, long plane, long row,
                                    long alpha_stride, long channel_stride, float *target) {
     f4 rows[36];
@@ -95,5 +107,36 @@ void ssl_winograd4_transform_output(const float *source, long alpha_stride, floa
         for (long r = 0; r < height; r++) {
             for (long x = 0; x < width; x++) out[r * row + x] = rows[r][tile][x];
         }
+    }
+}
+
+void ssl_winograd4_transform_output_gradient(const float *const *sources, const long *extents, long row,
+                                             long alpha_stride, float *target) {
+    f4 rows[4][4];  // rows[r][tile], then, transposed, rows[r][x] over the tiles
+    for (int tile = 0; tile < 4; tile++) {
+        long extent = extents[tile];
+        const float *in = sources[tile];
+        if (extent == 4 * 8 + 4) {
+            for (int r = 0; r < 4; r++) rows[r][tile] = load4(in + r * row);
+            continue;
+        }
+        long height = extent >> 3, width = extent & 7;
+        for (long r = 0; r < 4; r++) {
+            f4 values = 0;
+            if (r < height) {
+                for (long x = 0; x < width; x++) values[x] = in[r * row + x];
+            }
+            rows[r][tile] = values;
+        }
+    }
+    f4 s[4][6];  // s[r][k]: row r of dY times Aᵀ, over the tiles
+    for (int r = 0; r < 4; r++) {
+        transpose4(rows[r]);
+        transform_a_transposed(rows[r], s[r]);
+    }
+    for (int k = 0; k < 6; k++) {
+        f4 y[4] = {s[0][k], s[1][k], s[2][k], s[3][k]}, m[6];
+        transform_a_transposed(y, m);
+        for (int i = 0; i < 6; i++) store4(target + (6 * i + k) * alpha_stride, m[i]);
     }
 }

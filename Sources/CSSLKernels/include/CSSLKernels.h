@@ -91,6 +91,13 @@ void ssl_winograd4_transform_input(const float *const *windows, long channels, l
 void ssl_winograd4_transform_output(const float *source, long alpha_stride, float *const *targets,
                                     const long *extents, long row);
 
+/// M[α = 6i + k] = (A dY Aᵀ)[i][k] for four tiles of the output gradient (the weight gradient's
+/// transform): tile j's 4×4 values at `sources[j]` (rows `row` apart), clipped to `extents[j]`
+/// (rows·8 + columns; zeros past it, all zeros for 0): four floats (one per tile) at
+/// `target + α * alpha_stride`.
+void ssl_winograd4_transform_output_gradient(const float *const *sources, const long *extents, long row,
+                                             long alpha_stride, float *target);
+
 #ifdef __cplusplus
 }
 #endif

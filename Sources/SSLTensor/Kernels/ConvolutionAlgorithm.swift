@@ -30,7 +30,7 @@ public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
     /// measurements).
     case winograd
     /// Winograd F(4×4, 3×3) for every 3×3 stride-1 product, whatever its shape (for tests and
-    /// measurements). The weight gradient stays F(2×2, 3×3).
+    /// measurements), the weight gradient included.
     case winograd4x4
 
     /// The algorithm convolutions use in the current task or thread.
