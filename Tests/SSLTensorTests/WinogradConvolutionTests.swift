@@ -259,17 +259,33 @@ final class WinogradConvolutionTests: XCTestCase {
         XCTAssertFalse(applies(64, 64, kernel: 1))
         XCTAssertFalse(applies(64, 64, .direct))
         XCTAssertTrue(applies(1, 32, .winograd))
-        // The weight gradient: from 128 channels with AVX-512, 64 with AVX2 (or when Winograd is forced).
+        // The weight gradient: F(2×2) from 128 channels with AVX-512, 64 with AVX2 (or when Winograd is forced);
+        // F(4×4) from 32 where the forward takes it and there are 256 of its tiles per thread.
         func appliesToWeightGradient(_ channels: Int, _ outChannels: Int, _ algorithm: ConvolutionAlgorithm = .automatic,
-                                     kernel: GEMMMicroKernel = .avx512) -> Bool {
+                                     side: Int = 14, batch: Int = 8, kernel: GEMMMicroKernel = .avx512,
+                                     threads: Int = 2) -> Bool {
             WinogradConvolution.appliesToWeightGradient(
-                ConvolutionGeometry(channels: channels, height: 14, width: 14, kernelHeight: 3, kernelWidth: 3,
-                                    stride: 1, padding: 1), outChannels: outChannels, batch: 8, algorithm: algorithm,
-                kernel: kernel)
+                ConvolutionGeometry(channels: channels, height: side, width: side, kernelHeight: 3, kernelWidth: 3,
+                                    stride: 1, padding: 1), outChannels: outChannels, batch: batch, algorithm: algorithm,
+                kernel: kernel, threads: threads)
         }
         XCTAssertEqual([appliesToWeightGradient(128, 128), appliesToWeightGradient(64, 64),
                         appliesToWeightGradient(64, 64, kernel: .avx2), appliesToWeightGradient(32, 32, kernel: .avx2),
                         appliesToWeightGradient(64, 64, .winograd), appliesToWeightGradient(128, 128, .direct)],
                        [true, false, true, false, true, false])
+        XCTAssertEqual([appliesToWeightGradient(32, 32, side: 28, batch: 512),
+                        appliesToWeightGradient(32, 32, side: 28, batch: 8),  // 128 tiles of 4×4: F(2×2) rules
+                        appliesToWeightGradient(16, 16, side: 28, batch: 512),
+                        appliesToWeightGradient(32, 32, side: 10, batch: 512)],  // 10×10: no F(4×4)
+                       [true, false, false, false])
+        func large(_ side: Int, batch: Int, threads: Int = 2, _ algorithm: ConvolutionAlgorithm = .automatic) -> Bool {
+            WinogradConvolution.weightGradientTakesLargeTiles(
+                ConvolutionGeometry(channels: 512, height: side, width: side, kernelHeight: 3, kernelWidth: 3,
+                                    stride: 1, padding: 1), batch: batch, algorithm: algorithm, threads: threads)
+        }
+        XCTAssertEqual([large(4, batch: 512), large(4, batch: 256), large(4, batch: 512, threads: 4),
+                        large(8, batch: 128), large(6, batch: 512), large(4, batch: 1, .winograd4x4),
+                        large(28, batch: 512, .winograd)],
+                       [true, false, false, true, false, true, false])
     }
 }

@@ -18,7 +18,7 @@ extension BatchedConvolution {
             return
         }
         if WinogradConvolution.appliesToWeightGradient(geometry, outChannels: m, batch: batch, algorithm: .current,
-                                                       kernel: kernel) {
+                                                       kernel: kernel, threads: context.threadCount) {
             WinogradConvolution.weightGradient(outputGradient: outputGradient, paddedInput: input, batch: batch,
                                                outChannels: m, geometry: geometry, into: weightGradient, context: context)
             return

@@ -12,15 +12,15 @@ extension WinogradConvolution {
     /// the output's edge, so the windows' out-of-image row or column, read as in the forward
     /// pass, only ever meets zeros). Workers take blocks of tiles and sum into private dU
     /// accumulators, added at the end. `paddedInput` is `[N, C, H + 2p, W + 2p]`,
-    /// `outputGradient` `[N, O, OH, OW]`, `weightGradient` `[O, C, 3, 3]`. Where `takesLargeTiles`
-    /// says so, it runs as F(4×4, 3×3) instead (`weightGradientLargeTiles`).
+    /// `outputGradient` `[N, O, OH, OW]`, `weightGradient` `[O, C, 3, 3]`. Where
+    /// `weightGradientTakesLargeTiles` says so, it runs as F(4×4, 3×3) instead (`weightGradientLargeTiles`).
     static func weightGradient(
         outputGradient: UnsafePointer<Float>, paddedInput input: UnsafePointer<Float>, batch: Int, outChannels: Int,
         geometry: ConvolutionGeometry, into weightGradient: UnsafeMutablePointer<Float>, context: ComputeContext
     ) {
         precondition(geometry.kernelHeight == 3 && geometry.kernelWidth == 3 && geometry.stride == 1,
                      "WinogradConvolution.weightGradient: needs a 3×3 stride-1 geometry, got \(geometry)")
-        if takesLargeTiles(geometry, algorithm: .current) {
+        if weightGradientTakesLargeTiles(geometry, batch: batch, algorithm: .current, threads: context.threadCount) {
             weightGradientLargeTiles(outputGradient: outputGradient, paddedInput: input, batch: batch,
                                      outChannels: outChannels, geometry: geometry, into: weightGradient, context: context)
             return

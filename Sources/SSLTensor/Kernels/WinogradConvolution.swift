@@ -52,20 +52,41 @@ enum WinogradConvolution {
     }
 
     /// Whether `algorithm` computes the weight gradient of this shape with Winograd
-    /// (`weightGradient`). Its 16 products go through `gemm`, which packs both operands per
-    /// block, so with `.automatic` it pays only from 128 input and output channels with the
+    /// (`weightGradient`). Its products go through `gemm`, which packs both operands per block.
+    /// With `.automatic`, F(4×4, 3×3) (`weightGradientTakesLargeTiles`) pays from 32 input and
+    /// output channels (AVX2, two threads, against the direct product: 1.7× at 32 channels on
+    /// 28×28, 1.5× at 64 on 14×14, 1.9× at 128 on 7×7); F(2×2, 3×3) only from 128 with the
     /// AVX-512 kernel (single-core measurements on the ConvNet's and ResNet-18's layers: about
     /// 1.1–1.5× the direct product from 128 channels, 0.7–1.0× at 32 and 64) and from 64 with
     /// the others, whose slower multiply-adds leave the packing a smaller share (AVX2: 1.0× at
     /// 32, 1.25× at 64, 1.5× at 128), besides the forward product's conditions.
     static func appliesToWeightGradient(
         _ geometry: ConvolutionGeometry, outChannels: Int, batch: Int, algorithm: ConvolutionAlgorithm,
-        kernel: GEMMMicroKernel
+        kernel: GEMMMicroKernel, threads: Int
     ) -> Bool {
         guard applies(geometry, outChannels: outChannels, batch: batch, algorithm: algorithm) else { return false }
-        let minimum = kernel == .avx512 ? 128 : 64
-        return algorithm == .winograd || algorithm == .winograd4x4
-            || (geometry.channels >= minimum && outChannels >= minimum)
+        if algorithm == .winograd || algorithm == .winograd4x4 { return true }
+        let large = weightGradientTakesLargeTiles(geometry, batch: batch, algorithm: algorithm, threads: threads)
+        let minimum = large ? 32 : kernel == .avx512 ? 128 : 64
+        return geometry.channels >= minimum && outChannels >= minimum
+    }
+
+    /// Whether a weight gradient `appliesToWeightGradient` takes runs with F(4×4, 3×3)
+    /// (`weightGradientLargeTiles`): always with `.winograd4x4`; with `.automatic` where the
+    /// forward product does (`takesLargeTiles`) and there are at least 256 tiles of 4×4 per
+    /// thread. Each worker adds its products into 36 accumulators of O × C, against F(2×2)'s 16,
+    /// a cost that only enough tiles repay (512→512 on 4×4 maps, two threads: 0.77× F(2×2)'s
+    /// speed at 64 tiles a thread, 0.98× at 128, 1.17× at 256).
+    static func weightGradientTakesLargeTiles(
+        _ geometry: ConvolutionGeometry, batch: Int, algorithm: ConvolutionAlgorithm, threads: Int
+    ) -> Bool {
+        switch algorithm {
+        case .winograd4x4: return true
+        case .automatic:
+            let tiles = batch * ((geometry.outputHeight + 3) / 4) * ((geometry.outputWidth + 3) / 4)
+            return takesLargeTiles(geometry, algorithm: algorithm) && tiles >= 256 * max(1, threads)
+        case .direct, .winograd: return false
+        }
     }
 
     /// Winograd pays when the per-α products are deep and wide enough for the micro-kernel to
