@@ -10,11 +10,10 @@ extension WinogradConvolution {
     ///     dU[α][o][c] = Σ_tiles (A dY_o Aᵀ)[α] · (Bᵀ d_c B)[α],   dW = Gᵀ dU G,
     ///
     /// 36 products `dU[α] (O × C) += dM[α] (O × tiles) · V[α]ᵀ (tiles × C)` per 4×4 tile of the
-    /// output gradient, 4× fewer multiplications than the direct product (F(2×2, 3×3): 2.25×).
-    /// The output-gradient tiles are zero past the output's edge; the input windows are the
-    /// forward pass's (the images copied with zeros up to the windows' reach where they would
-    /// run two rows or columns past them). Workers take blocks of tiles and sum into private dU
-    /// accumulators, added at the end.
+    /// output gradient (`sumWeightGradientProducts`), 4× fewer multiplications than the direct
+    /// product (F(2×2, 3×3): 2.25×). The output-gradient tiles are zero past the output's edge;
+    /// the input windows are the forward pass's (the images copied with zeros up to the windows'
+    /// reach where they would run two rows or columns past them).
     static func weightGradientLargeTiles(
         outputGradient: UnsafePointer<Float>, paddedInput input: UnsafePointer<Float>, batch: Int, outChannels m: Int,
         geometry: ConvolutionGeometry, into weightGradient: UnsafeMutablePointer<Float>, context: ComputeContext
@@ -35,52 +34,21 @@ extension WinogradConvolution {
         // Tiles per block: the depth of the 36 products, a multiple of 4; V and dM of a block about 2 MiB.
         let share = roundUp((tiles.count + threads - 1) / threads, to: 4)
         let blockTiles = min(share, max(32, min(512, (1 << 21) / (144 * (channels + m)) / 4 * 4)))
-        let blocks = (tiles.count + blockTiles - 1) / blockTiles
-        let layout = BlockLayout(tiles: blockTiles, channels: channels, paddedRows: m)
-        let accumulatorStride = m * channels
-        let perWorker = 36 * (layout.transformedStride + layout.productStride + accumulatorStride)
-        let scratch = pool.allocate(count: threads * perWorker)
-        defer { pool.release(scratch.pointer, capacity: scratch.capacity) }
-        let tableStride = TileTable.count(capacity: blockTiles)
-        let tableBuffer = UnsafeMutablePointer<Int>.allocate(capacity: threads * tableStride)
-        defer { tableBuffer.deallocate() }
-        let lastImage = copyOfLastImage(input, batch: batch, tiles: tiles, pool: pool)
-        defer { pool.release(lastImage.pointer, capacity: lastImage.capacity) }
-
-        let source = SendablePointer(input), last = SendablePointer(lastImage.pointer)
-        let gradient = SendablePointer(outputGradient)
-        let buffers = SendablePointer(scratch.pointer), tables = SendablePointer(tableBuffer)
-        let blocksPerWorker = (blocks + threads - 1) / threads
-        ParallelLoop.run(workers: threads, context: context) { worker in
-            let transformed = buffers.base + worker * perWorker
-            let products = transformed + 36 * layout.transformedStride
-            let accumulator = products + 36 * layout.productStride
-            let table = TileTable(base: tables.base + worker * tableStride, capacity: blockTiles)
-            let firstBlock = min(blocks, worker * blocksPerWorker)
-            let endBlock = min(blocks, firstBlock + blocksPerWorker)
-            if firstBlock == endBlock { accumulator.update(repeating: 0, count: 36 * accumulatorStride) }
-            for block in firstBlock..<endBlock {
-                let first = block * blockTiles, count = min(blockTiles, tiles.count - first)
-                tiles.fillLargeTiles(table, first: first, count: count, source: UnsafePointer(source.base),
-                                     lastImage: UnsafePointer(last.base), batch: batch)
-                // V[α][c][slot]: the forward's input transform with one sliver as wide as the block.
-                transformInputLargeTiles(tiles: tiles, table: table, layout: layout, channels: channels,
-                                         tileColumns: blockTiles, into: transformed)
-                transformOutputGradientLargeTiles(UnsafePointer(gradient.base), tiles: tiles, table: table,
-                                                  layout: layout, outChannels: m, into: products)
-                for alpha in 0..<36 {
-                    gemm(m: m, n: channels, k: count,
-                         a: MatrixOperand(base: products + alpha * layout.productStride, rowStride: blockTiles,
-                                          columnStride: 1),
-                         b: MatrixOperand(base: transformed + alpha * layout.transformedStride, rowStride: 1,
-                                          columnStride: blockTiles),
-                         beta: block == firstBlock ? 0 : 1, c: accumulator + alpha * accumulatorStride, ldc: channels,
-                         threads: 1, context: context)
-                }
-            }
+        sumWeightGradientProducts(outputGradient: outputGradient, input: input, batch: batch, tiles: tiles,
+                                  channels: channels, outChannels: m, threads: threads, blockTiles: blockTiles,
+                                  context: context) { accumulatorBase, perWorker in
+            reduceLargeTiles(accumulatorBase, workers: threads, workerStride: perWorker, accumulatorStride: m * channels,
+                             into: weightGradient, context: context)
         }
-        // dW = Gᵀ (Σ_workers dU) G for every (o, c).
-        let accumulators = SendablePointer(scratch.pointer + 36 * (layout.transformedStride + layout.productStride))
+    }
+
+    /// dW = Gᵀ (Σ_workers dU) G for every (o, c), F(4×4, 3×3)'s G; `accumulators` as
+    /// `sumWeightGradientProducts` passes them.
+    static func reduceLargeTiles(
+        _ accumulatorBase: UnsafePointer<Float>, workers threads: Int, workerStride perWorker: Int,
+        accumulatorStride: Int, into weightGradient: UnsafeMutablePointer<Float>, context: ComputeContext
+    ) {
+        let accumulators = SendablePointer(UnsafeMutablePointer(mutating: accumulatorBase))
         let result = SendablePointer(weightGradient)
         ParallelLoop.forEachChunk(count: accumulatorStride, minimumChunk: 256, threads: context.threadCount) { range in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 36 + 18) { scratch in

@@ -32,15 +32,34 @@ extension WinogradConvolution {
             weightGradient.update(repeating: 0, count: m * channels * 9)
             return
         }
-        let pool = context.bufferPool
         let threads = max(1, min(context.threadCount, tiles.count / 64))
         // Tiles per block: the depth of the 16 products, a multiple of 4; V and dM of a block about 2 MiB.
         let share = roundUp((tiles.count + threads - 1) / threads, to: 4)
         let blockTiles = min(share, max(64, min(512, (1 << 21) / (64 * (channels + m)) / 4 * 4)))
+        sumWeightGradientProducts(outputGradient: outputGradient, input: input, batch: batch, tiles: tiles,
+                                  channels: channels, outChannels: m, threads: threads, blockTiles: blockTiles,
+                                  context: context) { accumulatorBase, perWorker in
+            reduceSmallTiles(accumulatorBase, workers: threads, workerStride: perWorker, accumulatorStride: m * channels,
+                             into: weightGradient, context: context)
+        }
+    }
+
+    /// The products of the weight gradient, for `tiles` of size 2 (16 slices α) or 4 (36):
+    /// workers take blocks of `blockTiles` tiles, transform them (input windows into V, output
+    /// gradient tiles into dM) and add `dU[α] (O × C) += dM[α] (O × tiles) · V[α]ᵀ (tiles × C)`
+    /// into private accumulators. `reduce` gets worker 0's accumulators (slice α at
+    /// `α·O·C`, row o at `o·C`) and the stride to the next worker's, while they exist.
+    static func sumWeightGradientProducts(
+        outputGradient: UnsafePointer<Float>, input: UnsafePointer<Float>, batch: Int, tiles: WinogradTiles,
+        channels: Int, outChannels m: Int, threads: Int, blockTiles: Int, context: ComputeContext,
+        reduce: (_ accumulators: UnsafePointer<Float>, _ workerStride: Int) -> Void
+    ) {
+        let large = tiles.size == 4, slices = large ? 36 : 16
+        let pool = context.bufferPool
         let blocks = (tiles.count + blockTiles - 1) / blockTiles
         let layout = BlockLayout(tiles: blockTiles, channels: channels, paddedRows: m)
         let accumulatorStride = m * channels
-        let perWorker = 16 * (layout.transformedStride + layout.productStride + accumulatorStride)
+        let perWorker = slices * (layout.transformedStride + layout.productStride + accumulatorStride)
         let scratch = pool.allocate(count: threads * perWorker)
         defer { pool.release(scratch.pointer, capacity: scratch.capacity) }
         let tableStride = TileTable.count(capacity: blockTiles)
@@ -55,22 +74,31 @@ extension WinogradConvolution {
         let blocksPerWorker = (blocks + threads - 1) / threads
         ParallelLoop.run(workers: threads, context: context) { worker in
             let transformed = buffers.base + worker * perWorker
-            let products = transformed + 16 * layout.transformedStride
-            let accumulator = products + 16 * layout.productStride
+            let products = transformed + slices * layout.transformedStride
+            let accumulator = products + slices * layout.productStride
             let table = TileTable(base: tables.base + worker * tableStride, capacity: blockTiles)
             let firstBlock = min(blocks, worker * blocksPerWorker)
             let endBlock = min(blocks, firstBlock + blocksPerWorker)
-            if firstBlock == endBlock { accumulator.update(repeating: 0, count: 16 * accumulatorStride) }
+            if firstBlock == endBlock { accumulator.update(repeating: 0, count: slices * accumulatorStride) }
             for block in firstBlock..<endBlock {
                 let first = block * blockTiles, count = min(blockTiles, tiles.count - first)
-                tiles.fill(table, first: first, count: count, source: UnsafePointer(source.base),
-                           lastImage: UnsafePointer(last.base), batch: batch)
+                let source = UnsafePointer(source.base), lastImage = UnsafePointer(last.base)
                 // V[α][c][slot]: the forward's input transform with one sliver as wide as the block.
-                transformInput(tiles: tiles, table: table, layout: layout, channels: channels, tileColumns: blockTiles,
-                               into: transformed)
-                transformOutputGradient(UnsafePointer(gradient.base), tiles: tiles, table: table, layout: layout,
-                                        outChannels: m, into: products)
-                for alpha in 0..<16 {
+                if large {
+                    tiles.fillLargeTiles(table, first: first, count: count, source: source, lastImage: lastImage,
+                                         batch: batch)
+                    transformInputLargeTiles(tiles: tiles, table: table, layout: layout, channels: channels,
+                                             tileColumns: blockTiles, into: transformed)
+                    transformOutputGradientLargeTiles(UnsafePointer(gradient.base), tiles: tiles, table: table,
+                                                      layout: layout, outChannels: m, into: products)
+                } else {
+                    tiles.fill(table, first: first, count: count, source: source, lastImage: lastImage, batch: batch)
+                    transformInput(tiles: tiles, table: table, layout: layout, channels: channels,
+                                   tileColumns: blockTiles, into: transformed)
+                    transformOutputGradient(UnsafePointer(gradient.base), tiles: tiles, table: table, layout: layout,
+                                            outChannels: m, into: products)
+                }
+                for alpha in 0..<slices {
                     gemm(m: m, n: channels, k: count,
                          a: MatrixOperand(base: products + alpha * layout.productStride, rowStride: blockTiles,
                                           columnStride: 1),
@@ -81,8 +109,16 @@ extension WinogradConvolution {
                 }
             }
         }
-        // dW = Gᵀ (Σ_workers dU) G for every (o, c).
-        let accumulators = SendablePointer(scratch.pointer + 16 * (layout.transformedStride + layout.productStride))
+        reduce(UnsafePointer(scratch.pointer + slices * (layout.transformedStride + layout.productStride)), perWorker)
+    }
+
+    /// dW = Gᵀ (Σ_workers dU) G for every (o, c), F(2×2, 3×3)'s G; `accumulators` as
+    /// `sumWeightGradientProducts` passes them.
+    static func reduceSmallTiles(
+        _ accumulatorBase: UnsafePointer<Float>, workers threads: Int, workerStride perWorker: Int,
+        accumulatorStride: Int, into weightGradient: UnsafeMutablePointer<Float>, context: ComputeContext
+    ) {
+        let accumulators = SendablePointer(UnsafeMutablePointer(mutating: accumulatorBase))
         let result = SendablePointer(weightGradient)
         ParallelLoop.forEachChunk(count: accumulatorStride, minimumChunk: 1024, threads: context.threadCount) { range in
             for index in range {
