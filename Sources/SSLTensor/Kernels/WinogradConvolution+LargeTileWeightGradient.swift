@@ -4,8 +4,8 @@ import CSSLKernels
 
 extension WinogradConvolution {
     /// `weightGradient` with 4×4 tiles (for the shapes `takesLargeTiles` picks): as the forward
-    /// pass Y = Aᵀ(U ⊙ V)A is linear in U = G g Gᵀ (F(4×4, 3×3)'s matrices, see
-    /// `forwardLargeTiles`),
+    /// pass Y = Aᵀ(U ⊙ V)A is linear in U = G g Gᵀ (F(4×4, 3×3)'s matrices, in
+    /// `WinogradConvolution+LargeTiles.swift`),
     ///
     ///     dU[α][o][c] = Σ_tiles (A dY_o Aᵀ)[α] · (Bᵀ d_c B)[α],   dW = Gᵀ dU G,
     ///
@@ -19,7 +19,7 @@ extension WinogradConvolution {
         geometry: ConvolutionGeometry, into weightGradient: UnsafeMutablePointer<Float>, context: ComputeContext
     ) {
         let channels = geometry.channels
-        let extended = [1, 2].contains(geometry.outputHeight % 4) || [1, 2].contains(geometry.outputWidth % 4)
+        let extended = largeTilesNeedExtendedImages(geometry)
         let tiles = WinogradTiles(geometry: geometry, batch: batch, outChannels: m, size: 4, extended: extended)
         if m == 0 || channels == 0 { return }
         if tiles.count == 0 {

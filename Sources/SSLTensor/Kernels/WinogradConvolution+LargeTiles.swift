@@ -10,70 +10,14 @@
 ///     Aᵀ = [1 1 1 1 1 0; 0 1 −1 2 −2 0; 0 1 1 4 4 0; 0 1 −1 8 −8 1]
 ///
 /// Their larger coefficients cost accuracy: `WinogradConvolutionTests` states the bound it checks.
-/// The products, blocks and workers are those of `forward` (F(2×2, 3×3)) with 36 slices α = 6i + k
-/// (i the row of the transform, k the column) instead of 16.
+/// `forward` and `weightGradient` run it with their F(2×2, 3×3) blocks and products, with 36
+/// slices α = 6i + k (i the row of the transform, k the column) instead of 16.
 extension WinogradConvolution {
-    /// `forward` with 4×4 tiles (see `takesLargeTiles` for the shapes it serves).
-    static func forwardLargeTiles(
-        paddedInput input: UnsafePointer<Float>, batch: Int, weight: UnsafePointer<Float>, outChannels: Int,
-        geometry: ConvolutionGeometry, output: UnsafeMutablePointer<Float>, context: ComputeContext
-    ) {
-        let kernel = context.gemmKernel
-        let mr = kernel.tileRows, nr = kernel.tileColumns
-        let channels = geometry.channels, m = outChannels
-        // Windows reaching two or more rows (or columns) past the padded images would feed
-        // outputs that are written: then the images are copied with zeros up to the windows' reach.
-        let extended = [1, 2].contains(geometry.outputHeight % 4) || [1, 2].contains(geometry.outputWidth % 4)
-        let tiles = WinogradTiles(geometry: geometry, batch: batch, outChannels: m, size: 4, extended: extended)
-        if tiles.count == 0 || m == 0 { return }
-        let pool = context.bufferPool
-        let extendedImages = extended ? extendedCopy(input, batch: batch, geometry: geometry, tiles: tiles, context: context) : nil
-        defer { if let extendedImages { pool.release(extendedImages.pointer, capacity: extendedImages.capacity) } }
-        let input = extendedImages.map { UnsafePointer($0.pointer) } ?? input
-        let paddedRows = roundUp(m, to: mr)
-        let panels = PanelSplit(depth: channels, maximumDepth: kernel.panelDepth)
-        let packedWeights = transformAndPackWeightsLargeTiles(weight, outChannels: m, channels: channels,
-                                                              paddedRows: paddedRows, panels: panels, sliverHeight: mr,
-                                                              context: context)
-        defer { pool.release(packedWeights.pointer, capacity: packedWeights.capacity) }
-
-        let threads = max(1, min(context.threadCount, (tiles.count + nr - 1) / nr))
-        let blockTiles = blockSize(channels: channels, paddedRows: paddedRows, tileColumns: nr,
-                                   tileCount: tiles.count, threads: threads, slices: 36)
-        let blocks = (tiles.count + blockTiles - 1) / blockTiles
-        let layout = BlockLayout(tiles: blockTiles, channels: channels, paddedRows: paddedRows)
-        let perWorker = 36 * (layout.transformedStride + layout.productStride)
-        let scratch = pool.allocate(count: threads * perWorker)
-        defer { pool.release(scratch.pointer, capacity: scratch.capacity) }
-        let tableStride = TileTable.count(capacity: blockTiles)
-        let tableBuffer = UnsafeMutablePointer<Int>.allocate(capacity: threads * tableStride)
-        defer { tableBuffer.deallocate() }
-        let lastImage = copyOfLastImage(input, batch: batch, tiles: tiles, pool: pool)
-        defer { pool.release(lastImage.pointer, capacity: lastImage.capacity) }
-
-        let source = SendablePointer(input), last = SendablePointer(lastImage.pointer)
-        let weights = SendablePointer(packedWeights.pointer)
-        let buffers = SendablePointer(scratch.pointer), tables = SendablePointer(tableBuffer)
-        let result = SendablePointer(output)
-        let blocksPerWorker = (blocks + threads - 1) / threads
-        ParallelLoop.run(workers: threads, context: context) { worker in
-            let transformed = buffers.base + worker * perWorker
-            let products = transformed + 36 * layout.transformedStride
-            let table = TileTable(base: tables.base + worker * tableStride, capacity: blockTiles)
-            let firstBlock = min(blocks, worker * blocksPerWorker)
-            for block in firstBlock..<min(blocks, firstBlock + blocksPerWorker) {
-                let first = block * blockTiles, count = min(blockTiles, tiles.count - first)
-                tiles.fillLargeTiles(table, first: first, count: count, source: UnsafePointer(source.base),
-                                     lastImage: UnsafePointer(last.base), batch: batch)
-                transformInputLargeTiles(tiles: tiles, table: table, layout: layout, channels: channels, tileColumns: nr,
-                                         into: transformed)
-                multiply(weights: UnsafePointer(weights.base), transformed: UnsafePointer(transformed), into: products,
-                         layout: layout, outChannels: m, paddedRows: paddedRows, channels: channels, panels: panels,
-                         usedTiles: count, kernel: kernel, slices: 36)
-                transformOutputLargeTiles(UnsafePointer(products), tiles: tiles, table: table, layout: layout,
-                                          usedTiles: count, outChannels: m, into: result.base)
-            }
-        }
+    /// Whether 4×4 tiles' windows would reach two or more rows (or columns) past the padded
+    /// images and feed outputs that are written (output sides 1 or 2 modulo 4): then the images
+    /// are copied with zeros up to the windows' reach (`extendedCopy`).
+    static func largeTilesNeedExtendedImages(_ geometry: ConvolutionGeometry) -> Bool {
+        [1, 2].contains(geometry.outputHeight % 4) || [1, 2].contains(geometry.outputWidth % 4)
     }
 
     /// The padded images (`[N, C, H + 2p, W + 2p]`) copied into `tiles`' extended layout, zeros

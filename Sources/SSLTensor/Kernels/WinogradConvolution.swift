@@ -18,8 +18,9 @@
 /// of the direct product's (`WinogradConvolutionTests` states the bound it checks).
 ///
 /// Where `takesLargeTiles` says so, the forward product (and so the input gradient) runs as
-/// F(4×4, 3×3) instead (`forwardLargeTiles`, in `WinogradConvolution+LargeTiles.swift`): 36
-/// products per 4×4 tile, 4× fewer than direct, at a larger but bounded rounding error.
+/// F(4×4, 3×3) instead (its matrices in `WinogradConvolution+LargeTiles.swift`): 36 products
+/// per 4×4 tile, 4× fewer than direct, at a larger but bounded rounding error; the weight
+/// gradient too, where `weightGradientTakesLargeTiles` says so.
 enum WinogradConvolution {
     /// Whether `algorithm` computes a product of this shape with Winograd: a 3×3 stride-1
     /// convolution, and with `.automatic` one whose shape pays (`pays`).
@@ -35,7 +36,7 @@ enum WinogradConvolution {
         }
     }
 
-    /// Whether a product `applies` takes runs with F(4×4, 3×3) (`forwardLargeTiles`) rather than
+    /// Whether a product `applies` takes runs with F(4×4, 3×3) rather than
     /// F(2×2, 3×3): always with `.winograd4x4`; with `.automatic` when its 36 products per 4×4
     /// tile come to less than three quarters of F(2×2)'s 16 per 2×2 tile over the output
     /// (28×28 and 7×7 maps: 0.56; 14×14: 0.73; 6×6 or 10×10: no gain, the tiles cover too
@@ -101,36 +102,42 @@ enum WinogradConvolution {
     /// `output[n, o, oy, ox] = Σ_{c, ky, kx} weight[o, c, ky, kx] · input[n, c, oy + ky, ox + kx]`
     /// over the padded images: the same contract as `BatchedConvolution.forward` for a 3×3
     /// stride-1 geometry. `paddedInput` is `[N, C, H + 2p, W + 2p]`, `weight` `[O, C·3·3]`,
-    /// `output` `[N, O, OH, OW]`.
+    /// `output` `[N, O, OH, OW]`. With F(4×4, 3×3) (`takesLargeTiles`) the same blocks and
+    /// products, with 36 slices and the images copied further where the windows would reach
+    /// two rows or columns past them (`largeTilesNeedExtendedImages`).
     static func forward(
         paddedInput input: UnsafePointer<Float>, batch: Int, weight: UnsafePointer<Float>, outChannels: Int,
         geometry: ConvolutionGeometry, output: UnsafeMutablePointer<Float>, context: ComputeContext
     ) {
         precondition(geometry.kernelHeight == 3 && geometry.kernelWidth == 3 && geometry.stride == 1,
                      "WinogradConvolution.forward: needs a 3×3 stride-1 geometry, got \(geometry)")
-        if takesLargeTiles(geometry, algorithm: .current) {
-            forwardLargeTiles(paddedInput: input, batch: batch, weight: weight, outChannels: outChannels,
-                              geometry: geometry, output: output, context: context)
-            return
-        }
+        let large = takesLargeTiles(geometry, algorithm: .current), slices = large ? 36 : 16
         let kernel = context.gemmKernel
         let mr = kernel.tileRows, nr = kernel.tileColumns
         let channels = geometry.channels, m = outChannels
-        let tiles = WinogradTiles(geometry: geometry, batch: batch, outChannels: m)
+        let extended = large && largeTilesNeedExtendedImages(geometry)
+        let tiles = WinogradTiles(geometry: geometry, batch: batch, outChannels: m, size: large ? 4 : 2,
+                                  extended: extended)
         if tiles.count == 0 || m == 0 { return }
+        let pool = context.bufferPool
+        let extendedImages = extended ? extendedCopy(input, batch: batch, geometry: geometry, tiles: tiles, context: context) : nil
+        defer { if let extendedImages { pool.release(extendedImages.pointer, capacity: extendedImages.capacity) } }
+        let input = extendedImages.map { UnsafePointer($0.pointer) } ?? input
         let paddedRows = roundUp(m, to: mr)
         let panels = PanelSplit(depth: channels, maximumDepth: kernel.panelDepth)
-        let pool = context.bufferPool
-        let packedWeights = transformAndPackWeights(weight, outChannels: m, channels: channels, paddedRows: paddedRows,
-                                                    panels: panels, sliverHeight: mr, context: context)
+        let packedWeights = large
+            ? transformAndPackWeightsLargeTiles(weight, outChannels: m, channels: channels, paddedRows: paddedRows,
+                                                panels: panels, sliverHeight: mr, context: context)
+            : transformAndPackWeights(weight, outChannels: m, channels: channels, paddedRows: paddedRows,
+                                      panels: panels, sliverHeight: mr, context: context)
         defer { pool.release(packedWeights.pointer, capacity: packedWeights.capacity) }
 
         let threads = max(1, min(context.threadCount, (tiles.count + nr - 1) / nr))
         let blockTiles = blockSize(channels: channels, paddedRows: paddedRows, tileColumns: nr,
-                                   tileCount: tiles.count, threads: threads)
+                                   tileCount: tiles.count, threads: threads, slices: slices)
         let blocks = (tiles.count + blockTiles - 1) / blockTiles
         let layout = BlockLayout(tiles: blockTiles, channels: channels, paddedRows: paddedRows)
-        let perWorker = 16 * (layout.transformedStride + layout.productStride)
+        let perWorker = slices * (layout.transformedStride + layout.productStride)
         let scratch = pool.allocate(count: threads * perWorker)
         defer { pool.release(scratch.pointer, capacity: scratch.capacity) }
         let tableStride = TileTable.count(capacity: blockTiles)
@@ -146,20 +153,32 @@ enum WinogradConvolution {
         let blocksPerWorker = (blocks + threads - 1) / threads
         ParallelLoop.run(workers: threads, context: context) { worker in
             let transformed = buffers.base + worker * perWorker
-            let products = transformed + 16 * layout.transformedStride
+            let products = transformed + slices * layout.transformedStride
             let table = TileTable(base: tables.base + worker * tableStride, capacity: blockTiles)
             let firstBlock = min(blocks, worker * blocksPerWorker)
             for block in firstBlock..<min(blocks, firstBlock + blocksPerWorker) {
                 let first = block * blockTiles, count = min(blockTiles, tiles.count - first)
-                tiles.fill(table, first: first, count: count, source: UnsafePointer(source.base),
-                           lastImage: UnsafePointer(last.base), batch: batch)
-                transformInput(tiles: tiles, table: table, layout: layout, channels: channels, tileColumns: nr,
-                               into: transformed)
+                let source = UnsafePointer(source.base), lastImage = UnsafePointer(last.base)
+                if large {
+                    tiles.fillLargeTiles(table, first: first, count: count, source: source, lastImage: lastImage,
+                                         batch: batch)
+                    transformInputLargeTiles(tiles: tiles, table: table, layout: layout, channels: channels,
+                                             tileColumns: nr, into: transformed)
+                } else {
+                    tiles.fill(table, first: first, count: count, source: source, lastImage: lastImage, batch: batch)
+                    transformInput(tiles: tiles, table: table, layout: layout, channels: channels, tileColumns: nr,
+                                   into: transformed)
+                }
                 multiply(weights: UnsafePointer(weights.base), transformed: UnsafePointer(transformed), into: products,
                          layout: layout, outChannels: m, paddedRows: paddedRows, channels: channels, panels: panels,
-                         usedTiles: count, kernel: kernel)
-                transformOutput(UnsafePointer(products), tiles: tiles, table: table, layout: layout, usedTiles: count,
-                                outChannels: m, into: result.base)
+                         usedTiles: count, kernel: kernel, slices: slices)
+                if large {
+                    transformOutputLargeTiles(UnsafePointer(products), tiles: tiles, table: table, layout: layout,
+                                              usedTiles: count, outChannels: m, into: result.base)
+                } else {
+                    transformOutput(UnsafePointer(products), tiles: tiles, table: table, layout: layout,
+                                    usedTiles: count, outChannels: m, into: result.base)
+                }
             }
         }
     }
