@@ -62,21 +62,7 @@ struct WinogradTiles: Sendable {
     func fill(_ table: TileTable, first: Int, count: Int, source: UnsafePointer<Float>, lastImage: UnsafePointer<Float>,
               batch: Int) {
         precondition(size == 2, "WinogradTiles.fill: for 2×2 tiles, got \(size)×\(size)")
-        for slot in 0..<table.capacity {
-            guard slot < count else {
-                table.inputAddresses[slot] = table.inputAddresses[0]
-                table.outputOffsets[slot] = 0
-                table.outputExtents[slot] = 0
-                continue
-            }
-            let t = first + slot
-            let image = t / tilesPerImage, index = t - image * tilesPerImage
-            let ty = index / tilesX, tx = index - ty * tilesX
-            let imageStart = image == batch - 1 ? lastImage : source + image * inputImageSize
-            table.inputAddresses[slot] = Int(bitPattern: imageStart + 2 * ty * paddedWidth + 2 * tx)
-            table.outputOffsets[slot] = image * outputImageSize + 2 * ty * outputWidth + 2 * tx
-            table.outputExtents[slot] = min(2, outputHeight - 2 * ty) * 4 + min(2, outputWidth - 2 * tx)
-        }
+        fillSlots(table, first: first, count: count, source: source, lastImage: lastImage, batch: batch, rowWeight: 4)
         for group in 0..<(table.capacity / 4) {
             let slot = 4 * group
             var inputRun = slot + 4 <= count, outputRun = true
@@ -97,6 +83,13 @@ extension WinogradTiles {
     func fillLargeTiles(_ table: TileTable, first: Int, count: Int, source: UnsafePointer<Float>,
                         lastImage: UnsafePointer<Float>, batch: Int) {
         precondition(size == 4, "WinogradTiles.fillLargeTiles: for 4×4 tiles, got \(size)×\(size)")
+        fillSlots(table, first: first, count: count, source: source, lastImage: lastImage, batch: batch, rowWeight: 8)
+    }
+
+    /// Every slot's window address, output offset and extent (`rows·rowWeight + columns`; 0
+    /// for an empty slot, whose window is slot 0's), for tiles of `size`.
+    private func fillSlots(_ table: TileTable, first: Int, count: Int, source: UnsafePointer<Float>,
+                           lastImage: UnsafePointer<Float>, batch: Int, rowWeight: Int) {
         for slot in 0..<table.capacity {
             guard slot < count else {
                 table.inputAddresses[slot] = table.inputAddresses[0]
@@ -108,9 +101,9 @@ extension WinogradTiles {
             let image = t / tilesPerImage, index = t - image * tilesPerImage
             let ty = index / tilesX, tx = index - ty * tilesX
             let imageStart = image == batch - 1 ? lastImage : source + image * inputImageSize
-            table.inputAddresses[slot] = Int(bitPattern: imageStart + 4 * ty * paddedWidth + 4 * tx)
-            table.outputOffsets[slot] = image * outputImageSize + 4 * ty * outputWidth + 4 * tx
-            table.outputExtents[slot] = min(4, outputHeight - 4 * ty) * 8 + min(4, outputWidth - 4 * tx)
+            table.inputAddresses[slot] = Int(bitPattern: imageStart + size * (ty * paddedWidth + tx))
+            table.outputOffsets[slot] = image * outputImageSize + size * (ty * outputWidth + tx)
+            table.outputExtents[slot] = min(size, outputHeight - size * ty) * rowWeight + min(size, outputWidth - size * tx)
         }
     }
 }
