@@ -3,7 +3,7 @@ import CSSLKernels
 // MARK: - Weight gradient by F(4×4, 3×3)
 
 extension WinogradConvolution {
-    /// `weightGradient` with 4×4 tiles (for the shapes `takesLargeTiles` picks): as the forward
+    /// `weightGradient` with 4×4 tiles (where `weightGradientTakesLargeTiles` says so): as the forward
     /// pass Y = Aᵀ(U ⊙ V)A is linear in U = G g Gᵀ (F(4×4, 3×3)'s matrices, in
     /// `WinogradConvolution+LargeTiles.swift`),
     ///
