@@ -56,12 +56,12 @@ enum WinogradConvolution {
     /// (`weightGradient`). Its products go through `gemm`, which packs both operands per block.
     /// With `.automatic`, F(4×4, 3×3) (`weightGradientTakesLargeTiles`) pays from 32 input and
     /// output channels (AVX2, two threads, against the direct product: 1.7× at 32 channels on
-    /// 28×28, 1.5× at 64 on 14×14, 1.9× at 128 on 7×7; with AVX-512 not measured yet, the same
-    /// rule, as F(4×4) was 1.1–1.5× F(2×2)'s speed there on AVX2); F(2×2, 3×3) only from 128 with the
-    /// AVX-512 kernel (single-core measurements on the ConvNet's and ResNet-18's layers: about
-    /// 1.1–1.5× the direct product from 128 channels, 0.7–1.0× at 32 and 64) and from 64 with
-    /// the others, whose slower multiply-adds leave the packing a smaller share (AVX2: 1.0× at
-    /// 32, 1.25× at 64, 1.5× at 128), besides the forward product's conditions.
+    /// 28×28, 1.5× at 64 on 14×14, 1.9× at 128 on 7×7; against F(2×2): 1.1–1.5×). AVX-512 takes
+    /// the same rule, not measured yet. F(2×2, 3×3) pays only from 128 channels with the AVX-512
+    /// kernel (single-core measurements on the ConvNet's and ResNet-18's layers: about 1.1–1.5×
+    /// the direct product from 128 channels, 0.7–1.0× at 32 and 64) and from 64 with the others,
+    /// whose slower multiply-adds leave the packing a smaller share (AVX2: 1.0× at 32, 1.25× at
+    /// 64, 1.5× at 128), besides the forward product's conditions.
     static func appliesToWeightGradient(
         _ geometry: ConvolutionGeometry, outChannels: Int, batch: Int, algorithm: ConvolutionAlgorithm,
         kernel: GEMMMicroKernel, threads: Int
