@@ -51,58 +51,36 @@ extension WinogradConvolution {
     }
 
     /// U[α][o][c] = (G g Gᵀ)[α] for every 3×3 kernel g = weight[o, c], in the packed layout
-    /// `multiply` reads (as `transformAndPackWeights`, with 36 slices). The caller releases the buffer.
+    /// `multiply` reads (`packTransformedWeights`, with 36 slices). The caller releases the buffer.
     static func transformAndPackWeightsLargeTiles(
         _ weight: UnsafePointer<Float>, outChannels m: Int, channels: Int, paddedRows: Int, panels: PanelSplit,
         sliverHeight mr: Int, context: ComputeContext
     ) -> (pointer: UnsafeMutablePointer<Float>, capacity: Int) {
-        let panelSize = paddedRows * panels.maximumDepth
-        let alphaStride = weightStride(paddedRows: paddedRows, panels: panels)
-        let packed = context.bufferPool.allocate(count: 36 * alphaStride)
-        let slivers = paddedRows / mr
-        let source = SendablePointer(weight), destination = SendablePointer(packed.pointer)
-        ParallelLoop.forEachChunk(count: panels.count * slivers, minimumChunk: max(1, 4096 / (mr * channels)),
-                                  threads: context.threadCount) { range in
-            for unit in range {
-                let panel = unit / slivers, sliverRow = (unit % slivers) * mr
-                let (start, size) = panels[panel]
-                let sliver = destination.base + panel * panelSize + sliverRow * size
-                for c in start..<(start + size) {
-                    let target = sliver + (c - start) * mr
-                    for row in 0..<mr {
-                        let o = sliverRow + row
-                        guard o < m else {
-                            for alpha in 0..<36 { target[alpha * alphaStride + row] = 0 }
-                            continue
-                        }
-                        let g = source.base + (o * channels + c) * 9
-                        // G·g column by column (six rows each), then each row of it times Gᵀ.
-                        let c0 = applyLargeG(g[0], g[3], g[6]), c1 = applyLargeG(g[1], g[4], g[7])
-                        let c2 = applyLargeG(g[2], g[5], g[8])
-                        for i in 0..<6 {
-                            @inline(__always) func value(_ t: (Float, Float, Float, Float, Float, Float)) -> Float {
-                                switch i {
-                                case 0: return t.0
-                                case 1: return t.1
-                                case 2: return t.2
-                                case 3: return t.3
-                                case 4: return t.4
-                                default: return t.5
-                                }
-                            }
-                            let u = applyLargeG(value(c0), value(c1), value(c2))
-                            let base = target + 6 * i * alphaStride + row
-                            base[0] = u.0
-                            base[alphaStride] = u.1
-                            base[2 * alphaStride] = u.2
-                            base[3 * alphaStride] = u.3
-                            base[4 * alphaStride] = u.4
-                            base[5 * alphaStride] = u.5
-                        }
+        packTransformedWeights(weight, outChannels: m, channels: channels, paddedRows: paddedRows, panels: panels,
+                               sliverHeight: mr, slices: 36, context: context) { g, target, alphaStride in
+            // G·g column by column (six rows each), then each row of it times Gᵀ.
+            let c0 = applyLargeG(g[0], g[3], g[6]), c1 = applyLargeG(g[1], g[4], g[7])
+            let c2 = applyLargeG(g[2], g[5], g[8])
+            for i in 0..<6 {
+                @inline(__always) func value(_ t: (Float, Float, Float, Float, Float, Float)) -> Float {
+                    switch i {
+                    case 0: return t.0
+                    case 1: return t.1
+                    case 2: return t.2
+                    case 3: return t.3
+                    case 4: return t.4
+                    default: return t.5
                     }
                 }
+                let u = applyLargeG(value(c0), value(c1), value(c2))
+                let base = target + 6 * i * alphaStride
+                base[0] = u.0
+                base[alphaStride] = u.1
+                base[2 * alphaStride] = u.2
+                base[3 * alphaStride] = u.3
+                base[4 * alphaStride] = u.4
+                base[5 * alphaStride] = u.5
             }
         }
-        return packed
     }
 }

@@ -254,16 +254,39 @@ enum WinogradConvolution {
     }
 
     /// U[α][o][c] = (G g Gᵀ)[α] for the 3×3 kernel g = weight[o, c] (G = [1 0 0; ½ ½ ½; ½ −½ ½;
-    /// 0 0 1]), written straight in the packed layout `multiply` reads: for α and depth panel q,
-    /// MR-tall slivers of output channels (zero rows past O), `depth` groups of MR floats each.
+    /// 0 0 1]), written straight in the packed layout `multiply` reads (`packTransformedWeights`).
     /// The caller releases the buffer.
     static func transformAndPackWeights(
         _ weight: UnsafePointer<Float>, outChannels m: Int, channels: Int, paddedRows: Int, panels: PanelSplit,
         sliverHeight mr: Int, context: ComputeContext
     ) -> (pointer: UnsafeMutablePointer<Float>, capacity: Int) {
+        packTransformedWeights(weight, outChannels: m, channels: channels, paddedRows: paddedRows, panels: panels,
+                               sliverHeight: mr, slices: 16, context: context) { g, base, alphaStride in
+            // The columns of G·g (each over its four rows), then (G·g)·Gᵀ column by column.
+            let c0 = applyG(g[0], g[3], g[6]), c1 = applyG(g[1], g[4], g[7]), c2 = applyG(g[2], g[5], g[8])
+            let u1 = (c0 + c1 + c2) * 0.5, u2 = (c0 - c1 + c2) * 0.5
+            for i in 0..<4 {
+                let row = base + 4 * i * alphaStride
+                row[0] = c0[i]
+                row[alphaStride] = u1[i]
+                row[2 * alphaStride] = u2[i]
+                row[3 * alphaStride] = c2[i]
+            }
+        }
+    }
+
+    /// The transformed weights U[α][o][c] in the packed layout `multiply` reads: for each of the
+    /// `slices` α and depth panel q, MR-tall slivers of output channels (zero rows past O),
+    /// `depth` groups of MR floats each. `transform` writes the slices of one 3×3 kernel g
+    /// (9 floats) at `target + α·alphaStride`. The caller releases the buffer.
+    static func packTransformedWeights(
+        _ weight: UnsafePointer<Float>, outChannels m: Int, channels: Int, paddedRows: Int, panels: PanelSplit,
+        sliverHeight mr: Int, slices: Int, context: ComputeContext,
+        transform: @Sendable (_ g: UnsafePointer<Float>, _ target: UnsafeMutablePointer<Float>, _ alphaStride: Int) -> Void
+    ) -> (pointer: UnsafeMutablePointer<Float>, capacity: Int) {
         let panelSize = paddedRows * panels.maximumDepth
         let alphaStride = weightStride(paddedRows: paddedRows, panels: panels)
-        let packed = context.bufferPool.allocate(count: 16 * alphaStride)
+        let packed = context.bufferPool.allocate(count: slices * alphaStride)
         let slivers = paddedRows / mr
         let source = SendablePointer(weight), destination = SendablePointer(packed.pointer)
         ParallelLoop.forEachChunk(count: panels.count * slivers, minimumChunk: max(1, 4096 / (mr * channels)),
@@ -271,7 +294,6 @@ enum WinogradConvolution {
             for unit in range {
                 let panel = unit / slivers, sliverRow = (unit % slivers) * mr
                 let (start, size) = panels[panel]
-                let weight = UnsafePointer(source.base)
                 // Sliver of rows sliverRow…, depth index c − start, row o − sliverRow within it.
                 let sliver = destination.base + panel * panelSize + sliverRow * size
                 for c in start..<(start + size) {
@@ -279,20 +301,10 @@ enum WinogradConvolution {
                     for row in 0..<mr {
                         let o = sliverRow + row
                         guard o < m else {
-                            for alpha in 0..<16 { target[alpha * alphaStride + row] = 0 }
+                            for alpha in 0..<slices { target[alpha * alphaStride + row] = 0 }
                             continue
                         }
-                        let g = weight + (o * channels + c) * 9
-                        // The columns of G·g (each over its four rows), then (G·g)·Gᵀ column by column.
-                        let c0 = applyG(g[0], g[3], g[6]), c1 = applyG(g[1], g[4], g[7]), c2 = applyG(g[2], g[5], g[8])
-                        let u1 = (c0 + c1 + c2) * 0.5, u2 = (c0 - c1 + c2) * 0.5
-                        for i in 0..<4 {
-                            let base = target + 4 * i * alphaStride + row
-                            base[0] = c0[i]
-                            base[alphaStride] = u1[i]
-                            base[2 * alphaStride] = u2[i]
-                            base[3 * alphaStride] = c2[i]
-                        }
+                        transform(UnsafePointer(source.base) + (o * channels + c) * 9, target + row, alphaStride)
                     }
                 }
             }
