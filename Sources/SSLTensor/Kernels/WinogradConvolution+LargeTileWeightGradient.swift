@@ -2,48 +2,12 @@ import CSSLKernels
 
 // MARK: - Weight gradient by F(4×4, 3×3)
 
-extension WinogradConvolution {
-    /// `weightGradient` with 4×4 tiles (where `weightGradientTakesLargeTiles` says so): as the forward
-    /// pass Y = Aᵀ(U ⊙ V)A is linear in U = G g Gᵀ (F(4×4, 3×3)'s matrices, in
-    /// `WinogradConvolution+LargeTiles.swift`),
-    ///
-    ///     dU[α][o][c] = Σ_tiles (A dY_o Aᵀ)[α] · (Bᵀ d_c B)[α],   dW = Gᵀ dU G,
-    ///
-    /// 36 products `dU[α] (O × C) += dM[α] (O × tiles) · V[α]ᵀ (tiles × C)` per 4×4 tile of the
-    /// output gradient (`sumWeightGradientProducts`), 4× fewer multiplications than the direct
-    /// product (F(2×2, 3×3): 2.25×). The output-gradient tiles are zero past the output's edge;
-    /// the input windows are the forward pass's (the images copied with zeros up to the windows'
-    /// reach where they would run two rows or columns past them).
-    static func weightGradientLargeTiles(
-        outputGradient: UnsafePointer<Float>, paddedInput input: UnsafePointer<Float>, batch: Int, outChannels m: Int,
-        geometry: ConvolutionGeometry, into weightGradient: UnsafeMutablePointer<Float>, context: ComputeContext
-    ) {
-        let channels = geometry.channels
-        let extended = largeTilesNeedExtendedImages(geometry)
-        let tiles = WinogradTiles(geometry: geometry, batch: batch, outChannels: m, size: 4, extended: extended)
-        if m == 0 || channels == 0 { return }
-        if tiles.count == 0 {
-            weightGradient.update(repeating: 0, count: m * channels * 9)
-            return
-        }
-        let pool = context.bufferPool
-        let extendedImages = extended ? extendedCopy(input, batch: batch, geometry: geometry, tiles: tiles, context: context) : nil
-        defer { if let extendedImages { pool.release(extendedImages.pointer, capacity: extendedImages.capacity) } }
-        let input = extendedImages.map { UnsafePointer($0.pointer) } ?? input
-        let threads = max(1, min(context.threadCount, tiles.count / 32))
-        // Tiles per block: the depth of the 36 products, a multiple of 4; V and dM of a block about 2 MiB.
-        let share = roundUp((tiles.count + threads - 1) / threads, to: 4)
-        let blockTiles = min(share, max(32, min(512, (1 << 21) / (144 * (channels + m)) / 4 * 4)))
-        sumWeightGradientProducts(outputGradient: outputGradient, input: input, batch: batch, tiles: tiles,
-                                  channels: channels, outChannels: m, threads: threads, blockTiles: blockTiles,
-                                  context: context) { accumulatorBase, perWorker in
-            reduceLargeTiles(accumulatorBase, workers: threads, workerStride: perWorker, accumulatorStride: m * channels,
-                             into: weightGradient, context: context)
-        }
-    }
+// `weightGradient` with 4×4 tiles: dU[α][o][c] = Σ_tiles (A dY_o Aᵀ)[α] · (Bᵀ d_c B)[α] over 36
+// slices, dW = Gᵀ dU G, with F(4×4, 3×3)'s matrices (`WinogradConvolution+LargeTiles.swift`).
 
-    /// dW = Gᵀ (Σ_workers dU) G for every (o, c), F(4×4, 3×3)'s G; `accumulators` as
-    /// `sumWeightGradientProducts` passes them.
+extension WinogradConvolution {
+    /// dW = Gᵀ (Σ_workers dU) G for every (o, c), F(4×4, 3×3)'s G, the accumulators laid out as
+    /// for `reduceSmallTiles` (36 slices).
     static func reduceLargeTiles(
         _ accumulatorBase: UnsafePointer<Float>, workers threads: Int, workerStride perWorker: Int,
         accumulatorStride: Int, into weightGradient: UnsafeMutablePointer<Float>, context: ComputeContext

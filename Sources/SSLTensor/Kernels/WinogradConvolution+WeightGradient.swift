@@ -10,52 +10,39 @@ extension WinogradConvolution {
     /// 16 products `dU[α] (O × C) += dM[α] (O × tiles) · V[α]ᵀ (tiles × C)`, 2.25× fewer
     /// multiplications than the direct product. The output-gradient tiles dY are 2×2 (zero past
     /// the output's edge, so the windows' out-of-image row or column, read as in the forward
-    /// pass, only ever meets zeros). Workers take blocks of tiles and sum into private dU
-    /// accumulators, added at the end. `paddedInput` is `[N, C, H + 2p, W + 2p]`,
-    /// `outputGradient` `[N, O, OH, OW]`, `weightGradient` `[O, C, 3, 3]`. Where
-    /// `weightGradientTakesLargeTiles` says so, it runs as F(4×4, 3×3) instead (`weightGradientLargeTiles`).
+    /// pass, only ever meets zeros). Where `weightGradientTakesLargeTiles` says so, the same with
+    /// F(4×4, 3×3)'s 4×4 tiles and 36 products (4× fewer multiplications than direct), the input
+    /// windows the forward pass's (the images copied further where they would reach two rows or
+    /// columns past them). Workers take blocks of tiles and sum into private dU accumulators,
+    /// added at the end (`reduceSmallTiles`, `reduceLargeTiles`). `paddedInput` is
+    /// `[N, C, H + 2p, W + 2p]`, `outputGradient` `[N, O, OH, OW]`, `weightGradient` `[O, C, 3, 3]`.
     static func weightGradient(
-        outputGradient: UnsafePointer<Float>, paddedInput input: UnsafePointer<Float>, batch: Int, outChannels: Int,
+        outputGradient: UnsafePointer<Float>, paddedInput input: UnsafePointer<Float>, batch: Int, outChannels m: Int,
         geometry: ConvolutionGeometry, into weightGradient: UnsafeMutablePointer<Float>, context: ComputeContext
     ) {
         precondition(geometry.kernelHeight == 3 && geometry.kernelWidth == 3 && geometry.stride == 1,
                      "WinogradConvolution.weightGradient: needs a 3×3 stride-1 geometry, got \(geometry)")
-        if weightGradientTakesLargeTiles(geometry, batch: batch, algorithm: .current, threads: context.threadCount) {
-            weightGradientLargeTiles(outputGradient: outputGradient, paddedInput: input, batch: batch,
-                                     outChannels: outChannels, geometry: geometry, into: weightGradient, context: context)
-            return
-        }
-        let channels = geometry.channels, m = outChannels
-        let tiles = WinogradTiles(geometry: geometry, batch: batch, outChannels: m)
+        let channels = geometry.channels
         if m == 0 || channels == 0 { return }
+        let large = weightGradientTakesLargeTiles(geometry, batch: batch, algorithm: .current,
+                                                  threads: context.threadCount)
+        let slices = large ? 36 : 16
+        let extended = large && largeTilesNeedExtendedImages(geometry)
+        let tiles = WinogradTiles(geometry: geometry, batch: batch, outChannels: m, size: large ? 4 : 2,
+                                  extended: extended)
         if tiles.count == 0 {
             weightGradient.update(repeating: 0, count: m * channels * 9)
             return
         }
-        let threads = max(1, min(context.threadCount, tiles.count / 64))
-        // Tiles per block: the depth of the 16 products, a multiple of 4; V and dM of a block about 2 MiB.
-        let share = roundUp((tiles.count + threads - 1) / threads, to: 4)
-        let blockTiles = min(share, max(64, min(512, (1 << 21) / (64 * (channels + m)) / 4 * 4)))
-        sumWeightGradientProducts(outputGradient: outputGradient, input: input, batch: batch, tiles: tiles,
-                                  channels: channels, outChannels: m, threads: threads, blockTiles: blockTiles,
-                                  context: context) { accumulatorBase, perWorker in
-            reduceSmallTiles(accumulatorBase, workers: threads, workerStride: perWorker, accumulatorStride: m * channels,
-                             into: weightGradient, context: context)
-        }
-    }
-
-    /// The products of the weight gradient, for `tiles` of size 2 (16 slices α) or 4 (36):
-    /// workers take blocks of `blockTiles` tiles, transform them (input windows into V, output
-    /// gradient tiles into dM) and add `dU[α] (O × C) += dM[α] (O × tiles) · V[α]ᵀ (tiles × C)`
-    /// into private accumulators. `reduce` gets worker 0's accumulators (slice α at
-    /// `α·O·C`, row o at `o·C`) and the stride to the next worker's, while they exist.
-    static func sumWeightGradientProducts(
-        outputGradient: UnsafePointer<Float>, input: UnsafePointer<Float>, batch: Int, tiles: WinogradTiles,
-        channels: Int, outChannels m: Int, threads: Int, blockTiles: Int, context: ComputeContext,
-        reduce: (_ accumulators: UnsafePointer<Float>, _ workerStride: Int) -> Void
-    ) {
-        let large = tiles.size == 4, slices = large ? 36 : 16
         let pool = context.bufferPool
+        let extendedImages = extended ? extendedCopy(input, batch: batch, geometry: geometry, tiles: tiles, context: context) : nil
+        defer { if let extendedImages { pool.release(extendedImages.pointer, capacity: extendedImages.capacity) } }
+        let input = extendedImages.map { UnsafePointer($0.pointer) } ?? input
+        let threads = max(1, min(context.threadCount, tiles.count / (large ? 32 : 64)))
+        // Tiles per block: the depth of the products, a multiple of 4; V and dM of a block about 2 MiB.
+        let share = roundUp((tiles.count + threads - 1) / threads, to: 4)
+        let budget = (1 << 21) / (4 * slices * (channels + m)) / 4 * 4
+        let blockTiles = min(share, max(large ? 32 : 64, min(512, budget)))
         let blocks = (tiles.count + blockTiles - 1) / blockTiles
         let layout = BlockLayout(tiles: blockTiles, channels: channels, paddedRows: m)
         let accumulatorStride = m * channels
@@ -109,11 +96,18 @@ extension WinogradConvolution {
                 }
             }
         }
-        reduce(UnsafePointer(scratch.pointer + slices * (layout.transformedStride + layout.productStride)), perWorker)
+        let accumulators = UnsafePointer(scratch.pointer + slices * (layout.transformedStride + layout.productStride))
+        if large {
+            reduceLargeTiles(accumulators, workers: threads, workerStride: perWorker, accumulatorStride: accumulatorStride,
+                             into: weightGradient, context: context)
+        } else {
+            reduceSmallTiles(accumulators, workers: threads, workerStride: perWorker, accumulatorStride: accumulatorStride,
+                             into: weightGradient, context: context)
+        }
     }
 
-    /// dW = Gᵀ (Σ_workers dU) G for every (o, c), F(2×2, 3×3)'s G; `accumulators` as
-    /// `sumWeightGradientProducts` passes them.
+    /// dW = Gᵀ (Σ_workers dU) G for every (o, c), F(2×2, 3×3)'s G: worker w's dU[α] at
+    /// `accumulatorBase + w·workerStride + α·accumulatorStride`, row o at `o·C`.
     static func reduceSmallTiles(
         _ accumulatorBase: UnsafePointer<Float>, workers threads: Int, workerStride perWorker: Int,
         accumulatorStride: Int, into weightGradient: UnsafeMutablePointer<Float>, context: ComputeContext

@@ -74,7 +74,7 @@ enum WinogradConvolution {
     }
 
     /// Whether a weight gradient `appliesToWeightGradient` takes runs with F(4×4, 3×3)
-    /// (`weightGradientLargeTiles`): always with `.winograd4x4`; with `.automatic` where the
+    /// (in `weightGradient`): always with `.winograd4x4`; with `.automatic` where the
     /// forward product does (`takesLargeTiles`) and there are at least 256 tiles of 4×4 per
     /// thread. Each worker adds its products into 36 accumulators of O × C, against F(2×2)'s 16,
     /// a cost that only enough tiles repay (512→512 on 4×4 maps, two threads: 0.77× F(2×2)'s
