@@ -35,11 +35,17 @@ extension WinogradConvolution {
     /// vectors are live at once (SSE2 has 16 registers). Four whole tiles of one tile row read
     /// their rows as two overlapping 8-float loads, whose even and odd lanes are the tiles'
     /// columns; other groups read tile by tile and transpose. Windows are read whole, from
-    /// the addresses in `table` (see `WinogradTiles.fill`).
+    /// the addresses in `table` (see `WinogradTiles.fill`). 4×4 tiles go to
+    /// `transformInputLargeTiles`.
     static func transformInput(
         tiles: WinogradTiles, table: TileTable, layout: BlockLayout, channels: Int, tileColumns nr: Int,
         into transformed: UnsafeMutablePointer<Float>
     ) {
+        if tiles.size == 4 {
+            transformInputLargeTiles(tiles: tiles, table: table, layout: layout, channels: channels, tileColumns: nr,
+                                     into: transformed)
+            return
+        }
         let alphaBytes = layout.transformedStride &* 4, channelBytes = nr &* 4
         let planeBytes = tiles.inputPlane &* 4, rowBytes = tiles.paddedWidth &* 4
         var slot = 0
@@ -104,11 +110,17 @@ extension WinogradConvolution {
     /// Y = Aᵀ M A for the first `usedTiles` slots of the block and every output channel o
     /// (M[α][o][slot] at `products + α·productStride + o·layout.tiles + slot`; Aᵀ =
     /// [1 1 1 0; 0 1 −1 −1]), written to the output images, clipped at odd edges. Four whole
-    /// tiles of one tile row store their two output rows as two 8-float vectors.
+    /// tiles of one tile row store their two output rows as two 8-float vectors. 4×4 tiles go
+    /// to `transformOutputLargeTiles`.
     static func transformOutput(
         _ products: UnsafePointer<Float>, tiles: WinogradTiles, table: TileTable, layout: BlockLayout, usedTiles: Int,
         outChannels m: Int, into output: UnsafeMutablePointer<Float>
     ) {
+        if tiles.size == 4 {
+            transformOutputLargeTiles(products, tiles: tiles, table: table, layout: layout, usedTiles: usedTiles,
+                                      outChannels: m, into: output)
+            return
+        }
         let blockTiles = layout.tiles
         let alphaBytes = layout.productStride &* 4
         let plane = tiles.outputPlane, width = tiles.outputWidth

@@ -69,22 +69,13 @@ extension WinogradConvolution {
             if firstBlock == endBlock { accumulator.update(repeating: 0, count: slices * accumulatorStride) }
             for block in firstBlock..<endBlock {
                 let first = block * blockTiles, count = min(blockTiles, tiles.count - first)
-                let source = UnsafePointer(source.base), lastImage = UnsafePointer(last.base)
+                tiles.fill(table, first: first, count: count, source: UnsafePointer(source.base),
+                           lastImage: UnsafePointer(last.base), batch: batch)
                 // V[α][c][slot]: the forward's input transform with one sliver as wide as the block.
-                if large {
-                    tiles.fillLargeTiles(table, first: first, count: count, source: source, lastImage: lastImage,
-                                         batch: batch)
-                    transformInputLargeTiles(tiles: tiles, table: table, layout: layout, channels: channels,
-                                             tileColumns: blockTiles, into: transformed)
-                    transformOutputGradientLargeTiles(UnsafePointer(gradient.base), tiles: tiles, table: table,
-                                                      layout: layout, outChannels: m, into: products)
-                } else {
-                    tiles.fill(table, first: first, count: count, source: source, lastImage: lastImage, batch: batch)
-                    transformInput(tiles: tiles, table: table, layout: layout, channels: channels,
-                                   tileColumns: blockTiles, into: transformed)
-                    transformOutputGradient(UnsafePointer(gradient.base), tiles: tiles, table: table, layout: layout,
-                                            outChannels: m, into: products)
-                }
+                transformInput(tiles: tiles, table: table, layout: layout, channels: channels, tileColumns: blockTiles,
+                               into: transformed)
+                transformOutputGradient(UnsafePointer(gradient.base), tiles: tiles, table: table, layout: layout,
+                                        outChannels: m, into: products)
                 for alpha in 0..<slices {
                     gemm(m: m, n: channels, k: count,
                          a: MatrixOperand(base: products + alpha * layout.productStride, rowStride: blockTiles,
@@ -151,11 +142,17 @@ extension WinogradConvolution {
     /// output channel (A = [1 0; 1 1; 1 −1; 0 −1]; outputs past the edge read as zeros), at
     /// `products + α·productStride + o·layout.tiles + slot`; empty slots get zeros. Four slots at a
     /// time, vectors over the tiles: four whole tiles of one tile row read their two gradient
-    /// rows as 8-float vectors whose even and odd lanes are the tiles' columns.
+    /// rows as 8-float vectors whose even and odd lanes are the tiles' columns. 4×4 tiles go to
+    /// `transformOutputGradientLargeTiles`.
     static func transformOutputGradient(
         _ gradient: UnsafePointer<Float>, tiles: WinogradTiles, table: TileTable, layout: BlockLayout, outChannels m: Int,
         into products: UnsafeMutablePointer<Float>
     ) {
+        if tiles.size == 4 {
+            transformOutputGradientLargeTiles(gradient, tiles: tiles, table: table, layout: layout, outChannels: m,
+                                              into: products)
+            return
+        }
         let alphaBytes = layout.productStride &* 4
         let plane = tiles.outputPlane, width = tiles.outputWidth
         for o in 0..<m {

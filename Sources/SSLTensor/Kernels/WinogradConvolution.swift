@@ -159,27 +159,15 @@ enum WinogradConvolution {
             let firstBlock = min(blocks, worker * blocksPerWorker)
             for block in firstBlock..<min(blocks, firstBlock + blocksPerWorker) {
                 let first = block * blockTiles, count = min(blockTiles, tiles.count - first)
-                let source = UnsafePointer(source.base), lastImage = UnsafePointer(last.base)
-                if large {
-                    tiles.fillLargeTiles(table, first: first, count: count, source: source, lastImage: lastImage,
-                                         batch: batch)
-                    transformInputLargeTiles(tiles: tiles, table: table, layout: layout, channels: channels,
-                                             tileColumns: nr, into: transformed)
-                } else {
-                    tiles.fill(table, first: first, count: count, source: source, lastImage: lastImage, batch: batch)
-                    transformInput(tiles: tiles, table: table, layout: layout, channels: channels, tileColumns: nr,
-                                   into: transformed)
-                }
+                tiles.fill(table, first: first, count: count, source: UnsafePointer(source.base),
+                           lastImage: UnsafePointer(last.base), batch: batch)
+                transformInput(tiles: tiles, table: table, layout: layout, channels: channels, tileColumns: nr,
+                               into: transformed)
                 multiply(weights: UnsafePointer(weights.base), transformed: UnsafePointer(transformed), into: products,
                          layout: layout, outChannels: m, paddedRows: paddedRows, channels: channels, panels: panels,
                          usedTiles: count, kernel: kernel, slices: slices)
-                if large {
-                    transformOutputLargeTiles(UnsafePointer(products), tiles: tiles, table: table, layout: layout,
-                                              usedTiles: count, outChannels: m, into: result.base)
-                } else {
-                    transformOutput(UnsafePointer(products), tiles: tiles, table: table, layout: layout,
-                                    usedTiles: count, outChannels: m, into: result.base)
-                }
+                transformOutput(UnsafePointer(products), tiles: tiles, table: table, layout: layout, usedTiles: count,
+                                outChannels: m, into: result.base)
             }
         }
     }

@@ -26,7 +26,7 @@ struct BlockLayout {
 /// (2ty…2ty+1, 2tx…2tx+1) of image n and reads the padded input's rows 2ty…2ty+3, columns
 /// 2tx…2tx+3 (one past the bottom or right edge when the output size is odd; see `fill`); with
 /// `size` 4 (F(4×4, 3×3)), outputs (4ty…4ty+3, 4tx…4tx+3) from rows and columns 4ty…4ty+5 and
-/// 4tx…4tx+5 (see `fillLargeTiles`).
+/// 4tx…4tx+5 (see `fill`).
 struct WinogradTiles: Sendable {
     let size: Int
     let tilesX: Int, tilesPerImage: Int, count: Int
@@ -59,9 +59,17 @@ struct WinogradTiles: Sendable {
     /// the copy's zeros), on which only the outputs past the edge depend (the first row of Aᵀ
     /// ignores a window's last row and column), and those are never written. Empty slots read
     /// slot 0's window.
+    ///
+    /// With 4×4 tiles: 6×6 windows, read whole (they reach at most one row and column past the
+    /// padded image — which feed only outputs that are never written — or the images are
+    /// `extended`); extents are `rows·8 + columns` (1…4 each); `inputRuns` and `outputRuns`
+    /// are not used.
     func fill(_ table: TileTable, first: Int, count: Int, source: UnsafePointer<Float>, lastImage: UnsafePointer<Float>,
               batch: Int) {
-        precondition(size == 2, "WinogradTiles.fill: for 2×2 tiles, got \(size)×\(size)")
+        if size == 4 {
+            fillSlots(table, first: first, count: count, source: source, lastImage: lastImage, batch: batch, rowWeight: 8)
+            return
+        }
         fillSlots(table, first: first, count: count, source: source, lastImage: lastImage, batch: batch, rowWeight: 4)
         for group in 0..<(table.capacity / 4) {
             let slot = 4 * group
@@ -75,17 +83,6 @@ struct WinogradTiles: Sendable {
 }
 
 extension WinogradTiles {
-    /// `fill` for 4×4 tiles: every slot's window address (6×6 windows, read whole: they reach
-    /// at most one row and column past the padded image — which feed only outputs that are
-    /// never written — or the images are `extended`), output offset and extent
-    /// (`rows·8 + columns`, 1…4 each; 0 for an empty slot, whose window is slot 0's).
-    /// `inputRuns` and `outputRuns` are not used.
-    func fillLargeTiles(_ table: TileTable, first: Int, count: Int, source: UnsafePointer<Float>,
-                        lastImage: UnsafePointer<Float>, batch: Int) {
-        precondition(size == 4, "WinogradTiles.fillLargeTiles: for 4×4 tiles, got \(size)×\(size)")
-        fillSlots(table, first: first, count: count, source: source, lastImage: lastImage, batch: batch, rowWeight: 8)
-    }
-
     /// Every slot's window address, output offset and extent (`rows·rowWeight + columns`; 0
     /// for an empty slot, whose window is slot 0's), for tiles of `size`.
     private func fillSlots(_ table: TileTable, first: Int, count: Int, source: UnsafePointer<Float>,
