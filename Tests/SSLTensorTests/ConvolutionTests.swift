@@ -100,6 +100,12 @@ final class ConvolutionTests: XCTestCase {
         Case(batch: 1, channels: 2, height: 3, width: 3, outChannels: 300, kernelHeight: 3, kernelWidth: 3, stride: 2, padding: 1),
         // 432 output positions: the weight gradient's depth is split between workers and panels.
         Case(batch: 3, channels: 9, height: 12, width: 12, outChannels: 16, kernelHeight: 3, kernelWidth: 3, stride: 1, padding: 1),
+        // Strided and padded: the padded images split into phases. Stride 3 over a padded 12×13
+        // leaves a partial last phase row and column; a 5×5 kernel reads two rows of a phase.
+        Case(batch: 2, channels: 7, height: 10, width: 11, outChannels: 9, kernelHeight: 3, kernelWidth: 3, stride: 3, padding: 1),
+        Case(batch: 2, channels: 6, height: 9, width: 8, outChannels: 10, kernelHeight: 5, kernelWidth: 5, stride: 2, padding: 2),
+        // 20 output positions per image, 72 deep: packed slivers of split phases across images.
+        Case(batch: 3, channels: 8, height: 8, width: 10, outChannels: 20, kernelHeight: 3, kernelWidth: 3, stride: 2, padding: 1),
     ]
 
     /// Shapes whose forward product reads the images in place (checked below, per kernel).
@@ -113,6 +119,8 @@ final class ConvolutionTests: XCTestCase {
         Case(batch: 3, channels: 64, height: 4, width: 12, outChannels: 32, kernelHeight: 1, kernelWidth: 1, stride: 1, padding: 0),
         // 5×5 with padding 2, on one image (fewer units of work than threads).
         Case(batch: 1, channels: 10, height: 6, width: 28, outChannels: 30, kernelHeight: 5, kernelWidth: 5, stride: 1, padding: 2),
+        // Stride 2 over phases of a padded 13×32 (an odd height: the last phase row is zeros).
+        Case(batch: 2, channels: 8, height: 11, width: 30, outChannels: 32, kernelHeight: 3, kernelWidth: 3, stride: 2, padding: 1),
     ]
 
     func testEveryProductMatchesTheDefinitionForEveryKernelAndThreadCount() {
@@ -138,13 +146,17 @@ final class ConvolutionTests: XCTestCase {
             }
         }
         // The ConvNet's 7×7 stage and its 9-deep first convolution stay on the packed path; the
-        // rest of its 28×28 and 14×14 stages read in place.
-        func inPlace(_ size: Int, _ channels: Int, _ outChannels: Int) -> Bool {
+        // rest of its 28×28 and 14×14 stages read in place, and so do its two stride-2 layers
+        // (from 28×28 and 14×14); a stride without padding is not split, so never in place.
+        func inPlace(_ size: Int, _ channels: Int, _ outChannels: Int, stride: Int = 1, padding: Int = 1,
+                     kernel: GEMMMicroKernel = .avx512) -> Bool {
             BatchedConvolution.readsImagesInPlace(
                 ConvolutionGeometry(channels: channels, height: size, width: size, kernelHeight: 3, kernelWidth: 3,
-                                    stride: 1, padding: 1), outChannels: outChannels, kernel: .avx512)
+                                    stride: stride, padding: padding), outChannels: outChannels, kernel: kernel)
         }
         XCTAssertEqual([inPlace(28, 32, 32), inPlace(14, 64, 64), inPlace(7, 128, 128), inPlace(28, 1, 32)],
                        [true, true, false, false])
+        XCTAssertEqual([inPlace(28, 32, 64, stride: 2), inPlace(14, 64, 128, stride: 2, kernel: .avx2),
+                        inPlace(28, 32, 64, stride: 2, padding: 0)], [true, true, false])
     }
 }

@@ -1,11 +1,54 @@
 // MARK: - Forward
 
 extension BatchedConvolution {
-    /// `output[n, o, oy, ox] = Σ_k weight[o, k] · columns[k, (n, oy, ox)]`: the forward pass.
-    /// `paddedInput` holds the images with the padding written out (`PaddedImages.writePadded`;
-    /// the images themselves when the padding is 0); `weight` is `[O, C·KH·KW]` row-major;
-    /// `output` is `[N, O, OH, OW]`.
+    /// `output[n, o, oy, ox] = Σ_k weight[o, k] · columns[k, (n, oy, ox)]`: the forward pass of
+    /// `input` (`[N, C, H, W]`); `weight` is `[O, C·KH·KW]` row-major; `output` is `[N, O, OH, OW]`.
+    /// Winograd and the packed path read a padded copy of the batch (`withPaddedImages`); the
+    /// in-place path pads one image at a time, into cache.
     static func forward(
+        input: UnsafePointer<Float>, batch: Int, weight: UnsafePointer<Float>, outChannels: Int,
+        geometry: ConvolutionGeometry, output: UnsafeMutablePointer<Float>, context: ComputeContext
+    ) {
+        let m = outChannels, positions = geometry.columnCount
+        if m == 0 || batch * positions == 0 { return }
+        if WinogradConvolution.applies(geometry, outChannels: outChannels, batch: batch, algorithm: .current) {
+            withPaddedImages(input, batch: batch, geometry: geometry, context: context) { padded in
+                WinogradConvolution.forward(paddedInput: padded, batch: batch, weight: weight, outChannels: outChannels,
+                                            geometry: geometry, output: output, context: context)
+            }
+            return
+        }
+        if readsImagesInPlace(geometry, outChannels: outChannels, kernel: context.gemmKernel) {
+            forwardInPlace(input: input, batch: batch, weight: weight, outChannels: outChannels,
+                           geometry: geometry, output: output, context: context)
+            return
+        }
+        withPaddedImages(input, batch: batch, geometry: geometry, context: context) { padded in
+            forwardPacked(paddedInput: padded, batch: batch, weight: weight, outChannels: outChannels,
+                          geometry: geometry, output: output, context: context)
+        }
+    }
+
+    /// Calls `body` with the images padded (`PaddedImages.writePadded`) in a buffer of the pool,
+    /// or with `images` themselves when the padding is 0.
+    static func withPaddedImages(
+        _ images: UnsafePointer<Float>, batch: Int, geometry: ConvolutionGeometry, context: ComputeContext,
+        _ body: (UnsafePointer<Float>) -> Void
+    ) {
+        guard geometry.padding > 0 else {
+            body(images)
+            return
+        }
+        let pool = context.bufferPool
+        let padded = pool.allocate(count: max(1, batch * PaddedImages.imageSize(geometry)))
+        defer { pool.release(padded.pointer, capacity: padded.capacity) }
+        PaddedImages.writePadded(images, batch: batch, geometry: geometry, into: padded.pointer, context: context)
+        body(UnsafePointer(padded.pointer))
+    }
+
+    /// The forward product over packed column slivers of the padded images (`PaddedImages`
+    /// layout): NR output positions per sliver, running across images.
+    private static func forwardPacked(
         paddedInput input: UnsafePointer<Float>, batch: Int, weight: UnsafePointer<Float>, outChannels: Int,
         geometry: ConvolutionGeometry, output: UnsafeMutablePointer<Float>, context: ComputeContext
     ) {
@@ -13,18 +56,7 @@ extension BatchedConvolution {
         let mr = kernel.tileRows, nr = kernel.tileColumns
         let m = outChannels, depth = geometry.columnRows, positions = geometry.columnCount
         let total = batch * positions
-        if m == 0 || total == 0 { return }
-        if WinogradConvolution.applies(geometry, outChannels: outChannels, batch: batch, algorithm: .current) {
-            WinogradConvolution.forward(paddedInput: input, batch: batch, weight: weight, outChannels: outChannels,
-                                        geometry: geometry, output: output, context: context)
-            return
-        }
-        if readsImagesInPlace(geometry, outChannels: outChannels, kernel: kernel) {
-            forwardInPlace(paddedInput: input, batch: batch, weight: weight, outChannels: outChannels,
-                           geometry: geometry, output: output, context: context)
-            return
-        }
-        let padded = PaddedImages(alreadyPadded: input, batch: batch, geometry: geometry)
+        let padded = PaddedImages(alreadyPadded: input, geometry: geometry)
         let rowOffsets = padded.depthRowOffsets(geometry)
         defer { rowOffsets.deallocate() }
         let panels = PanelSplit(depth: depth, maximumDepth: kernel.panelDepth)
@@ -92,35 +124,35 @@ extension BatchedConvolution {
         }
     }
 
-    /// The stride-1 forward product, computed transposed (outputᵀ = columnsᵀ · weightᵀ) without
-    /// packing the columns. Over the positions of the padded width (g = oy·Wp + ox, with ox
-    /// running to Wp), column k = (c, ky, kx) of columnsᵀ is the padded image itself, read from
-    /// `rowOffset[k] = c·Hp·Wp + ky·Wp + kx` on, one float per position. So the micro-kernel
-    /// reads its A slivers in place (`runGathered`: MR positions per tile, broadcast from the
-    /// image) and only the weights are packed, once per call, as B (NR output channels per
-    /// sliver). Each worker takes groups of up to 16 tiles of one image, so a weight sliver stays
-    /// in L1 while the group runs; the group's tiles are then transposed into the output,
-    /// skipping the positions with ox ≥ OW. The last image is read from a copy with room after
-    /// it, because its last tile reads up to a tile past its end.
+    /// The forward product of stride 1 (or of a stride the padded images are split by, which reads
+    /// each phase as stride 1 does), computed transposed (outputᵀ = columnsᵀ · weightᵀ) without
+    /// packing the columns. Over the positions of a phase's width (g = oy·Ws + ox, with ox running
+    /// to Ws; Ws = Wp unsplit), column k = (c, ky, kx) of columnsᵀ is the padded image itself,
+    /// read from `rowOffset[k]` (`PaddedImages.depthRowOffsets`) on, one float per position. So
+    /// the micro-kernel reads its A slivers in place (`runGathered`: MR positions per tile,
+    /// broadcast from the image) and only the weights are packed, once per call, as B (NR output
+    /// channels per sliver). Each worker takes groups of up to 16 tiles of one image, so a weight
+    /// sliver stays in L1 while the group runs; the group's tiles are then transposed into the
+    /// output, skipping the positions with ox ≥ OW. Each worker pads the image its units are on
+    /// into a buffer of its own (so the padded image is read from cache, never stored for the
+    /// batch), with zeros after it: the last tile reads up to a tile past the image's end.
     private static func forwardInPlace(
-        paddedInput input: UnsafePointer<Float>, batch: Int, weight: UnsafePointer<Float>, outChannels: Int,
+        input: UnsafePointer<Float>, batch: Int, weight: UnsafePointer<Float>, outChannels: Int,
         geometry: ConvolutionGeometry, output: UnsafeMutablePointer<Float>, context: ComputeContext
     ) {
         let kernel = context.gemmKernel
         let mr = kernel.tileRows, nr = kernel.tileColumns
         let m = outChannels, depth = geometry.columnRows, positions = geometry.columnCount
-        let padded = PaddedImages(alreadyPadded: input, batch: batch, geometry: geometry)
-        let paddedWidth = padded.paddedWidth, imageSize = padded.imageSize
+        let pool = context.bufferPool
+        let phaseWidth = (geometry.width + 2 * geometry.padding + PaddedImages.phases(geometry) - 1)
+            / PaddedImages.phases(geometry)
         let outputWidth = geometry.outputWidth
         let span = PaddedImages.paddedWidthSpan(geometry)
         let tilesPerImage = (span + mr - 1) / mr
         let groupsPerImage = (tilesPerImage + 15) / 16
         let tilesPerGroup = (tilesPerImage + groupsPerImage - 1) / groupsPerImage
-        let rowOffsets = padded.depthRowOffsets(geometry)
-        defer { rowOffsets.deallocate() }
         let panels = PanelSplit(depth: depth, maximumDepth: kernel.panelDepth)
         let paddedChannels = roundUp(m, to: nr), slivers = paddedChannels / nr
-        let pool = context.bufferPool
 
         // The weights as B (depth × output channels), every panel packed once.
         let panelSize = panels.maximumDepth * paddedChannels
@@ -132,32 +164,45 @@ extension BatchedConvolution {
                        columnStart: 0, columns: m, sliverWidth: nr, into: packedWeights.pointer + panel * panelSize)
         }
 
-        // The farthest float a tile of the last image reads, and that image with room after it.
-        let reach = rowOffsets[depth - 1] + tilesPerImage * mr
-        let lastImageCount = max(imageSize, reach)
-        let lastImage = pool.allocate(count: lastImageCount)
-        defer { pool.release(lastImage.pointer, capacity: lastImage.capacity) }
-        lastImage.pointer.update(from: input + (batch - 1) * imageSize, count: imageSize)
-        (lastImage.pointer + imageSize).update(repeating: 0, count: lastImageCount - imageSize)
-
         let units = batch * groupsPerImage
         let threads = min(context.threadCount, units)
-        let perWorker = tilesPerGroup * mr * paddedChannels
+        // Each worker pads its current image into its own buffer, with room after it for the
+        // farthest float a tile reads (zeros, written once).
+        let imageSize = PaddedImages.imageSize(geometry)
+        let offsetsLayout = PaddedImages(alreadyPadded: input, geometry: geometry)
+        let rowOffsets = offsetsLayout.depthRowOffsets(geometry)
+        defer { rowOffsets.deallocate() }
+        var farthestRow = 0
+        for k in 0..<depth { farthestRow = max(farthestRow, rowOffsets[k]) }
+        let imageRoom = max(imageSize, farthestRow + tilesPerImage * mr)
+        let tilesSize = tilesPerGroup * mr * paddedChannels
+        let perWorker = tilesSize + imageRoom
         let scratch = pool.allocate(count: threads * perWorker)
         defer { pool.release(scratch.pointer, capacity: scratch.capacity) }
-        let source = SendablePointer(input), last = SendablePointer(lastImage.pointer)
+        let source = SendablePointer(input), inputImageSize = geometry.channels * geometry.height * geometry.width
         let weights = SendablePointer(packedWeights.pointer), buffers = SendablePointer(scratch.pointer)
         let rows = SendablePointer(rowOffsets), result = SendablePointer(output)
         let unitsPerWorker = (units + threads - 1) / threads
         ParallelLoop.run(workers: threads, context: context) { worker in
             let tiles = buffers.base + worker * perWorker   // [group position, output channel]
+            let paddedImage = tiles + tilesSize
+            let layout = PaddedImages(alreadyPadded: paddedImage, geometry: geometry)
+            (paddedImage + imageSize).update(repeating: 0, count: imageRoom - imageSize)
+            let paddedRow = layout.makeRowBuffer()
+            defer { paddedRow.deallocate() }
+            var paddedIndex = -1
             // With more threads than units divide evenly, the last workers may get nothing.
             let firstUnit = min(units, worker * unitsPerWorker)
             for unit in firstUnit..<min(units, firstUnit + unitsPerWorker) {
                 let image = unit / groupsPerImage, group = unit % groupsPerImage
                 let firstTile = group * tilesPerGroup, endTile = min(tilesPerImage, firstTile + tilesPerGroup)
                 if firstTile >= endTile { continue }
-                let imageBase = image == batch - 1 ? UnsafePointer(last.base) : UnsafePointer(source.base + image * imageSize)
+                if image != paddedIndex {
+                    layout.writePlanes(from: source.base + image * inputImageSize, count: geometry.channels,
+                                       into: paddedImage, geometry: geometry, paddedRow: paddedRow)
+                    paddedIndex = image
+                }
+                let imageBase = UnsafePointer(paddedImage)
                 for panel in 0..<panels.count {
                     let (start, size) = panels[panel]
                     let columnOffsets = UnsafePointer(rows.base + start)
@@ -171,26 +216,26 @@ extension BatchedConvolution {
                     }
                 }
                 transposeOut(UnsafePointer(tiles), stride: paddedChannels, channels: m, firstPosition: firstTile * mr,
-                             endPosition: min(endTile * mr, span), paddedWidth: paddedWidth, outputWidth: outputWidth,
+                             endPosition: min(endTile * mr, span), phaseWidth: phaseWidth, outputWidth: outputWidth,
                              positions: positions, into: result.base + image * m * positions)
             }
         }
     }
 
-    /// Writes rows `firstPosition..<endPosition` of a [padded-width position, channel] block
+    /// Writes rows `firstPosition..<endPosition` of a [phase-width position, channel] block
     /// (row g at `block + (g − firstPosition)·stride`) into one image's `[channels, OH·OW]`
     /// output, skipping positions with ox ≥ OW: each run of one output row is a transpose
     /// (`packTransposed`, the GEMM packer's 4×4 transposes).
     @inline(__always)
     private static func transposeOut(
         _ block: UnsafePointer<Float>, stride: Int, channels: Int, firstPosition: Int, endPosition: Int,
-        paddedWidth: Int, outputWidth: Int, positions: Int, into output: UnsafeMutablePointer<Float>
+        phaseWidth: Int, outputWidth: Int, positions: Int, into output: UnsafeMutablePointer<Float>
     ) {
         var g = firstPosition
         while g < endPosition {
-            let oy = g / paddedWidth, ox = g - oy * paddedWidth
+            let oy = g / phaseWidth, ox = g - oy * phaseWidth
             if ox >= outputWidth {
-                g = (oy + 1) * paddedWidth
+                g = (oy + 1) * phaseWidth
                 continue
             }
             let run = min(outputWidth - ox, endPosition - g)

@@ -2,10 +2,14 @@
 
 extension BatchedConvolution {
     /// `weightGradient[o, k] = Σ_g outputGradient[o, g] · columns[k, g]` over every output position g
-    /// of the batch. Each worker sums the products of its share of the positions into a private
-    /// accumulator; the accumulators are added at the end.
+    /// of the batch, the columns gathered from the padded images of `input` (`[N, C, H, W]`).
+    /// Each worker sums the products of its share of the positions into a private accumulator;
+    /// the accumulators are added at the end. Each worker also pads the images its positions
+    /// reach into a ring of its own (`slots` images, the most a chunk of positions spans plus
+    /// one), so the padded images are read from cache, never stored for the batch; without
+    /// padding the images are read where they are.
     static func weightGradient(
-        outputGradient: UnsafePointer<Float>, paddedInput input: UnsafePointer<Float>, batch: Int, outChannels: Int,
+        outputGradient: UnsafePointer<Float>, input: UnsafePointer<Float>, batch: Int, outChannels: Int,
         geometry: ConvolutionGeometry, into weightGradient: UnsafeMutablePointer<Float>, context: ComputeContext
     ) {
         let kernel = context.gemmKernel
@@ -19,26 +23,34 @@ extension BatchedConvolution {
         }
         if WinogradConvolution.appliesToWeightGradient(geometry, outChannels: m, batch: batch, algorithm: .current,
                                                        kernel: kernel, threads: context.threadCount) {
-            WinogradConvolution.weightGradient(outputGradient: outputGradient, paddedInput: input, batch: batch,
-                                               outChannels: m, geometry: geometry, into: weightGradient, context: context)
+            withPaddedImages(input, batch: batch, geometry: geometry, context: context) { padded in
+                WinogradConvolution.weightGradient(outputGradient: outputGradient, paddedInput: padded, batch: batch,
+                                                   outChannels: m, geometry: geometry, into: weightGradient,
+                                                   context: context)
+            }
             return
         }
-        let padded = PaddedImages(alreadyPadded: input, batch: batch, geometry: geometry)
+        let depthStep = kernel.panelDepth
+        let threads = max(1, min(context.threadCount, total / depthStep))
+        let padsImages = geometry.padding > 0
+        let slots = padsImages ? (depthStep + positions - 1) / positions + 1 : Int.max
+        let paddedImageSize = PaddedImages.imageSize(geometry)
+        let ringSize = padsImages ? slots * paddedImageSize : 0
+        let inputImageSize = geometry.channels * geometry.height * geometry.width
+        let padded = PaddedImages(alreadyPadded: input, geometry: geometry)
         let paddedRows = roundUp(m, to: mr), paddedColumns = roundUp(n, to: nr)
         // Columns past n read offset 0 (inside the image); their results are never copied out.
         let rowOffsets = padded.depthRowOffsets(geometry, count: paddedColumns)
         defer { rowOffsets.deallocate() }
-        let depthStep = kernel.panelDepth
-        let threads = max(1, min(context.threadCount, total / depthStep))
         let accumulatorSize = paddedRows * paddedColumns
-        let perWorker = accumulatorSize + paddedRows * depthStep + depthStep * nr
+        let perWorker = accumulatorSize + paddedRows * depthStep + depthStep * nr + ringSize
         let pool = context.bufferPool
         let scratch = pool.allocate(count: threads * perWorker)
         defer { pool.release(scratch.pointer, capacity: scratch.capacity) }
         let positionOffsetTable = UnsafeMutablePointer<Int>.allocate(capacity: threads * depthStep)
         defer { positionOffsetTable.deallocate() }
 
-        let source = SendablePointer(padded.pointer), gradient = SendablePointer(outputGradient)
+        let source = SendablePointer(input), gradient = SendablePointer(outputGradient)
         let buffers = SendablePointer(scratch.pointer), offsets = SendablePointer(positionOffsetTable)
         let columnTable = SendablePointer(rowOffsets)
         let perChunk = (total + threads - 1) / threads
@@ -46,22 +58,33 @@ extension BatchedConvolution {
             let accumulator = buffers.base + worker * perWorker
             let packedGradient = accumulator + accumulatorSize
             let packedColumns = packedGradient + paddedRows * depthStep
+            let ring = packedColumns + depthStep * nr
+            let paddedRow = padded.makeRowBuffer()
+            defer { paddedRow.deallocate() }
+            let images = padsImages ? UnsafePointer(ring) : UnsafePointer(source.base)
             let positionOffsets = offsets.base + worker * depthStep
             let end = min(total, (worker + 1) * perChunk)
             var start = worker * perChunk
             if start >= end { accumulator.update(repeating: 0, count: accumulatorSize) }
+            var nextImage = start / positions   // the first image not yet padded into the ring
             var firstChunk = true
             while start < end {
                 let size = min(depthStep, end - start)
+                while padsImages && nextImage <= (start + size - 1) / positions {
+                    padded.writePlanes(from: source.base + nextImage * inputImageSize, count: geometry.channels,
+                                       into: ring + (nextImage % slots) * paddedImageSize, geometry: geometry,
+                                       paddedRow: paddedRow)
+                    nextImage += 1
+                }
                 packGradientRows(gradient.base, rows: m, paddedRows: paddedRows, sliverHeight: mr,
                                  firstPosition: start, count: size, positions: positions, into: packedGradient)
                 padded.fillColumnOffsets(positionOffsets, firstPosition: start, count: size, width: size,
-                                         geometry: geometry)
+                                         geometry: geometry, slots: slots)
                 let beta: Float = firstChunk ? 0 : 1
                 var column = 0
                 while column < paddedColumns {
                     // Here the positions are the depth and the kernel taps the columns.
-                    packTapSliver(UnsafePointer(source.base), positionOffsets: UnsafePointer(positionOffsets),
+                    packTapSliver(images, positionOffsets: UnsafePointer(positionOffsets),
                                   depth: size, tapOffsets: UnsafePointer(columnTable.base + column), width: nr,
                                   into: packedColumns)
                     var row = 0

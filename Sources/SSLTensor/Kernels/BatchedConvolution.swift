@@ -26,13 +26,16 @@
 /// `+WeightGradient`, `+InputGradient`); the sliver packers they share are in `+Packing`.
 enum BatchedConvolution {
     /// Whether the forward product reads the images in place (`forwardInPlace`) rather than
-    /// packing column slivers: stride 1, a reduction at least 64 deep (below that, packing is
-    /// cheap and the tile buffer's extra pass costs more than it saves), and the work spent on
-    /// thrown-away tile entries (the padded width's extra positions, the last partial tile,
-    /// output channels padded to NR) at most a quarter more than the output. 28×28 and 14×14
-    /// maps with padding 1 qualify; 7×7 maps (72 positions computed for 49) do not.
+    /// packing column slivers: stride 1 (or a stride the padded images are split by), a reduction
+    /// at least 64 deep (below that, packing is cheap and the tile buffer's extra pass costs more
+    /// than it saves), and the work spent on thrown-away tile entries (the phase width's extra
+    /// positions, the last partial tile, output channels padded to NR) at most a quarter more than
+    /// the output. 28×28 and 14×14 maps with padding 1 qualify, and stride 2 from 28×28; 7×7 maps
+    /// (72 positions computed for 49) do not.
     static func readsImagesInPlace(_ geometry: ConvolutionGeometry, outChannels: Int, kernel: GEMMMicroKernel) -> Bool {
-        guard geometry.stride == 1, geometry.columnRows >= 64, outChannels > 0 else { return false }
+        guard geometry.stride == PaddedImages.phases(geometry), geometry.columnRows >= 64, outChannels > 0 else {
+            return false
+        }
         let mr = kernel.tileRows, nr = kernel.tileColumns
         let computed = roundUp(PaddedImages.paddedWidthSpan(geometry), to: mr) * roundUp(outChannels, to: nr)
         return computed * 4 <= geometry.columnCount * outChannels * 5

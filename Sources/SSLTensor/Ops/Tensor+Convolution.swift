@@ -34,12 +34,13 @@ extension Tensor {
         let kernel = weight.contiguousCopyIfNeeded()
         let batch = shape[0]
         let result = Tensor(uninitializedShape: [batch, outChannels, geometry.outputHeight, geometry.outputWidth])
-        // The padded copy serves the forward product and goes back to the buffer pool; backward
-        // pads the saved input again for the weight gradient. Keeping the copy instead would hold
-        // a second version of every convolution's input (whose unpadded self the graph keeps
-        // anyway) from forward to backward: about a third of ResNet-18's activation memory.
-        Tensor.convolutionForward(paddedInput: Tensor.zeroPadded(input, geometry: geometry), weight: kernel,
-                                  bias: bias?.contiguousCopyIfNeeded(), geometry: geometry, into: result)
+        // The products pad what they read (a padded copy from the buffer pool, or one image at a
+        // time); backward pads the saved input again for the weight gradient. Keeping a padded
+        // copy instead would hold a second version of every convolution's input (whose unpadded
+        // self the graph keeps anyway) from forward to backward: about a third of ResNet-18's
+        // activation memory.
+        Tensor.convolutionForward(input: input, weight: kernel, bias: bias?.contiguousCopyIfNeeded(),
+                                  geometry: geometry, into: result)
         let inputShape = input.shape, savedWeight = kernel.detach()
         let savedInput = input.detach()
         var inputs = [self, weight]
@@ -61,9 +62,8 @@ extension Tensor {
                         channels: outChannels, height: geometry.outputHeight, width: geometry.outputWidth,
                         kernelHeight: geometry.kernelHeight, kernelWidth: geometry.kernelWidth, stride: 1,
                         padding: geometry.kernelHeight - 1 - geometry.padding)
-                    let paddedGradient = Tensor.zeroPadded(gradient, geometry: transposedGeometry)
                     BatchedConvolution.forward(
-                        paddedInput: paddedGradient.dataPointer, batch: batch, weight: flipped.dataPointer,
+                        input: gradient.dataPointer, batch: batch, weight: flipped.dataPointer,
                         outChannels: geometry.channels, geometry: transposedGeometry, output: result.dataPointer,
                         context: context)
                 } else {
@@ -76,9 +76,8 @@ extension Tensor {
             var weightGradient: Tensor?
             if needs[1] {
                 let result = Tensor(uninitializedShape: savedWeight.shape)
-                let paddedInput = Tensor.zeroPadded(savedInput, geometry: geometry)
                 BatchedConvolution.weightGradient(
-                    outputGradient: gradient.dataPointer, paddedInput: paddedInput.dataPointer, batch: batch,
+                    outputGradient: gradient.dataPointer, input: savedInput.dataPointer, batch: batch,
                     outChannels: outChannels, geometry: geometry, into: result.dataPointer, context: context)
                 weightGradient = result
             }
@@ -90,25 +89,13 @@ extension Tensor {
         }
     }
 
-    /// The images of `input` (`[N, C, H, W]`, contiguous) with the padding of `geometry` written
-    /// out as zeros; `input` itself when the padding is 0.
-    static func zeroPadded(_ input: Tensor, geometry: ConvolutionGeometry) -> Tensor {
-        guard geometry.padding > 0 else { return input }
-        let p = geometry.padding
-        let result = Tensor(uninitializedShape: [input.shape[0], geometry.channels, geometry.height + 2 * p,
-                                                 geometry.width + 2 * p])
-        PaddedImages.writePadded(input.dataPointer, batch: input.shape[0], geometry: geometry, into: result.dataPointer,
-                                 context: .current)
-        return result
-    }
-
     static func convolutionForward(
-        paddedInput: Tensor, weight: Tensor, bias: Tensor?, geometry: ConvolutionGeometry, into result: Tensor
+        input: Tensor, weight: Tensor, bias: Tensor?, geometry: ConvolutionGeometry, into result: Tensor
     ) {
         let context = ComputeContext.current
-        let batch = paddedInput.shape[0], outChannels = weight.shape[0], positions = geometry.columnCount
+        let batch = input.shape[0], outChannels = weight.shape[0], positions = geometry.columnCount
         BatchedConvolution.forward(
-            paddedInput: paddedInput.dataPointer, batch: batch, weight: weight.dataPointer, outChannels: outChannels,
+            input: input.dataPointer, batch: batch, weight: weight.dataPointer, outChannels: outChannels,
             geometry: geometry, output: result.dataPointer, context: context)
         guard let bias else { return }
         let values = SendablePointer(bias.dataPointer), output = SendablePointer(result.dataPointer)
