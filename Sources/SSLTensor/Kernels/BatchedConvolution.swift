@@ -2,20 +2,22 @@
 /// as one GEMM over the whole batch.
 ///
 /// The column matrix of the batch (`[C·KH·KW, N·OH·OW]`, im2col of every image side by side) is
-/// never materialised: GEMM's packed B slivers are gathered straight from a zero-padded copy of
-/// the images. With the padding in the copy, element (k, g) of the column matrix — depth row
-/// k = (c, ky, kx), output position g = (n, oy, ox) — lives at
-/// `rowOffset[k] + columnOffset[g]`, where `rowOffset[k] = c·Hp·Wp + ky·Wp + kx` and
-/// `columnOffset[g] = n·C·Hp·Wp + oy·s·Wp + ox·s`. Packing a sliver is then a gather through
-/// two small offset tables, with no bounds tests and no divisions.
+/// never materialised: GEMM's packed B slivers are gathered straight from zero-padded images
+/// (`PaddedImages`; split into phases when strided). With the padding written out, element
+/// (k, g) of the column matrix — depth row k = (c, ky, kx), output position g = (n, oy, ox) —
+/// lives at `rowOffset[k] + columnOffset[g]`; unsplit, `rowOffset[k] = c·Hp·Wp + ky·Wp + kx`
+/// and `columnOffset[g] = n·C·Hp·Wp + oy·s·Wp + ox·s`. Packing a sliver is then a gather
+/// through two small offset tables, with no bounds tests and no divisions. The forward pass in
+/// place and the two gradients pad one image at a time into cache; the packed forward path
+/// and Winograd read a padded copy of the batch.
 ///
 /// Running the batch as one product (rather than one GEMM per image) lets slivers run across
 /// image boundaries, so small feature maps (7×7 = 49 positions) waste no tile columns, and the
 /// weights are packed once per call instead of once per image.
 ///
-/// Stride-1 forward products at least 64 deep over larger maps (28×28, 14×14) skip the
-/// gathering altogether: `forwardInPlace` computes the transposed product, whose A slivers the
-/// micro-kernel reads straight from the padded images.
+/// Forward products at least 64 deep over larger maps (28×28, 14×14; stride 1, or stride 2
+/// over split phases) skip the gathering altogether: `forwardInPlace` computes the transposed
+/// product, whose A slivers the micro-kernel reads straight from the padded images.
 ///
 /// 3×3 stride-1 forward products with enough channels and tiles (`WinogradConvolution.pays`)
 /// go to Winograd F(2×2, 3×3) instead (`WinogradConvolution`), and so do the input gradients
