@@ -144,8 +144,9 @@ extension BatchedConvolution {
         let mr = kernel.tileRows, nr = kernel.tileColumns
         let m = outChannels, depth = geometry.columnRows, positions = geometry.columnCount
         let pool = context.bufferPool
-        let phaseWidth = (geometry.width + 2 * geometry.padding + PaddedImages.phases(geometry) - 1)
-            / PaddedImages.phases(geometry)
+        // The layout of the padded images (its pointer is never read: each worker pads its own).
+        let layout = PaddedImages(alreadyPadded: input, geometry: geometry)
+        let phaseWidth = layout.phaseWidth, imageSize = layout.imageSize
         let outputWidth = geometry.outputWidth
         let span = PaddedImages.paddedWidthSpan(geometry)
         let tilesPerImage = (span + mr - 1) / mr
@@ -168,9 +169,7 @@ extension BatchedConvolution {
         let threads = min(context.threadCount, units)
         // Each worker pads its current image into its own buffer, with room after it for the
         // farthest float a tile reads (zeros, written once).
-        let imageSize = PaddedImages.imageSize(geometry)
-        let offsetsLayout = PaddedImages(alreadyPadded: input, geometry: geometry)
-        let rowOffsets = offsetsLayout.depthRowOffsets(geometry)
+        let rowOffsets = layout.depthRowOffsets(geometry)
         defer { rowOffsets.deallocate() }
         var farthestRow = 0
         for k in 0..<depth { farthestRow = max(farthestRow, rowOffsets[k]) }
@@ -186,7 +185,6 @@ extension BatchedConvolution {
         ParallelLoop.run(workers: threads, context: context) { worker in
             let tiles = buffers.base + worker * perWorker   // [group position, output channel]
             let paddedImage = tiles + tilesSize
-            let layout = PaddedImages(alreadyPadded: paddedImage, geometry: geometry)
             (paddedImage + imageSize).update(repeating: 0, count: imageRoom - imageSize)
             let paddedRow = layout.makeRowBuffer()
             defer { paddedRow.deallocate() }

@@ -37,10 +37,12 @@ extension BatchedConvolution {
         let paddedImageSize = PaddedImages.imageSize(geometry)
         let ringSize = padsImages ? slots * paddedImageSize : 0
         let inputImageSize = geometry.channels * geometry.height * geometry.width
-        let padded = PaddedImages(alreadyPadded: input, geometry: geometry)
+        // The layout of the padded images (its pointer is never read: the images are read from `input`
+        // unpadded, or padded into each worker's ring).
+        let layout = PaddedImages(alreadyPadded: input, geometry: geometry)
         let paddedRows = roundUp(m, to: mr), paddedColumns = roundUp(n, to: nr)
         // Columns past n read offset 0 (inside the image); their results are never copied out.
-        let rowOffsets = padded.depthRowOffsets(geometry, count: paddedColumns)
+        let rowOffsets = layout.depthRowOffsets(geometry, count: paddedColumns)
         defer { rowOffsets.deallocate() }
         let accumulatorSize = paddedRows * paddedColumns
         let perWorker = accumulatorSize + paddedRows * depthStep + depthStep * nr + ringSize
@@ -59,7 +61,7 @@ extension BatchedConvolution {
             let packedGradient = accumulator + accumulatorSize
             let packedColumns = packedGradient + paddedRows * depthStep
             let ring = packedColumns + depthStep * nr
-            let paddedRow = padded.makeRowBuffer()
+            let paddedRow = layout.makeRowBuffer()
             defer { paddedRow.deallocate() }
             let images = padsImages ? UnsafePointer(ring) : UnsafePointer(source.base)
             let positionOffsets = offsets.base + worker * depthStep
@@ -71,14 +73,14 @@ extension BatchedConvolution {
             while start < end {
                 let size = min(depthStep, end - start)
                 while padsImages && nextImage <= (start + size - 1) / positions {
-                    padded.writePlanes(from: source.base + nextImage * inputImageSize, count: geometry.channels,
+                    layout.writePlanes(from: source.base + nextImage * inputImageSize, count: geometry.channels,
                                        into: ring + (nextImage % slots) * paddedImageSize, geometry: geometry,
                                        paddedRow: paddedRow)
                     nextImage += 1
                 }
                 packGradientRows(gradient.base, rows: m, paddedRows: paddedRows, sliverHeight: mr,
                                  firstPosition: start, count: size, positions: positions, into: packedGradient)
-                padded.fillColumnOffsets(positionOffsets, firstPosition: start, count: size, width: size,
+                layout.fillColumnOffsets(positionOffsets, firstPosition: start, count: size, width: size,
                                          geometry: geometry, slots: slots)
                 let beta: Float = firstChunk ? 0 : 1
                 var column = 0
