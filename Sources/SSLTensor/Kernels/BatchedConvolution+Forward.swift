@@ -3,8 +3,8 @@
 extension BatchedConvolution {
     /// `output[n, o, oy, ox] = Σ_k weight[o, k] · columns[k, (n, oy, ox)]`: the forward pass of
     /// `input` (`[N, C, H, W]`); `weight` is `[O, C·KH·KW]` row-major; `output` is `[N, O, OH, OW]`.
-    /// Winograd and the packed path read a padded copy of the batch (`withPaddedImages`); the
-    /// in-place path pads one image at a time, into cache.
+    /// Winograd and the packed path read a padded copy of the batch (`withTileImages`,
+    /// `withPaddedImages`); the in-place path pads one image at a time, into cache.
     static func forward(
         input: UnsafePointer<Float>, batch: Int, weight: UnsafePointer<Float>, outChannels: Int,
         geometry: ConvolutionGeometry, output: UnsafeMutablePointer<Float>, context: ComputeContext
@@ -12,10 +12,8 @@ extension BatchedConvolution {
         let m = outChannels, positions = geometry.columnCount
         if m == 0 || batch * positions == 0 { return }
         if WinogradConvolution.applies(geometry, outChannels: outChannels, batch: batch, algorithm: .current) {
-            withPaddedImages(input, batch: batch, geometry: geometry, context: context) { padded in
-                WinogradConvolution.forward(paddedInput: padded, batch: batch, weight: weight, outChannels: outChannels,
-                                            geometry: geometry, output: output, context: context)
-            }
+            WinogradConvolution.forward(input: input, batch: batch, weight: weight, outChannels: outChannels,
+                                        geometry: geometry, output: output, context: context)
             return
         }
         if readsImagesInPlace(geometry, outChannels: outChannels, kernel: context.gemmKernel) {

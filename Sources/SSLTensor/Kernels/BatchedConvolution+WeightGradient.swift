@@ -23,11 +23,8 @@ extension BatchedConvolution {
         }
         if WinogradConvolution.appliesToWeightGradient(geometry, outChannels: m, batch: batch, algorithm: .current,
                                                        kernel: kernel, threads: context.threadCount) {
-            withPaddedImages(input, batch: batch, geometry: geometry, context: context) { padded in
-                WinogradConvolution.weightGradient(outputGradient: outputGradient, paddedInput: padded, batch: batch,
-                                                   outChannels: m, geometry: geometry, into: weightGradient,
-                                                   context: context)
-            }
+            WinogradConvolution.weightGradient(outputGradient: outputGradient, input: input, batch: batch,
+                                               outChannels: m, geometry: geometry, into: weightGradient, context: context)
             return
         }
         let depthStep = kernel.panelDepth

@@ -15,32 +15,44 @@
 extension WinogradConvolution {
     /// Whether 4×4 tiles' windows would reach two or more rows (or columns) past the padded
     /// images and feed outputs that are written (output sides 1 or 2 modulo 4): then the images
-    /// are copied with zeros up to the windows' reach (`extendedCopy`).
+    /// are copied with zeros up to the windows' reach (`withTileImages`).
     static func largeTilesNeedExtendedImages(_ geometry: ConvolutionGeometry) -> Bool {
         [1, 2].contains(geometry.outputHeight % 4) || [1, 2].contains(geometry.outputWidth % 4)
     }
 
-    /// The padded images (`[N, C, H + 2p, W + 2p]`) copied into `tiles`' extended layout, zeros
-    /// after every row and plane, in a buffer of the pool (the caller releases it).
-    static func extendedCopy(
+    /// Calls `body` with the images of `input` (`[N, C, H, W]`) padded as `tiles` reads them, in
+    /// a buffer of the pool: one copy, straight from the unpadded images, with `geometry.padding`
+    /// zeros before every row and plane and zeros after them up to the tiles' layout (the
+    /// extended one when the windows reach past the padded images). Without padding or
+    /// extension, `body` reads `input` itself.
+    static func withTileImages(
         _ input: UnsafePointer<Float>, batch: Int, geometry: ConvolutionGeometry, tiles: WinogradTiles,
-        context: ComputeContext
-    ) -> (pointer: UnsafeMutablePointer<Float>, capacity: Int) {
-        let height = geometry.height + 2 * geometry.padding, width = geometry.width + 2 * geometry.padding
+        context: ComputeContext, _ body: (UnsafePointer<Float>) -> Void
+    ) {
+        let p = geometry.padding, height = geometry.height, width = geometry.width
         let rows = tiles.paddedHeight, columns = tiles.paddedWidth
-        let copy = context.bufferPool.allocate(count: batch * tiles.inputImageSize)
+        if p == 0 && rows == height && columns == width {
+            body(input)
+            return
+        }
+        let pool = context.bufferPool
+        let copy = pool.allocate(count: max(1, batch * tiles.inputImageSize))
+        defer { pool.release(copy.pointer, capacity: copy.capacity) }
         let source = SendablePointer(input), target = SendablePointer(copy.pointer)
         ParallelLoop.forEachChunk(count: batch * geometry.channels, minimumChunk: 16, threads: context.threadCount) { planes in
             for plane in planes {
                 let from = source.base + plane * height * width, to = target.base + plane * rows * columns
+                to.update(repeating: 0, count: p * columns)
                 for y in 0..<height {
-                    (to + y * columns).update(from: from + y * width, count: width)
-                    (to + y * columns + width).update(repeating: 0, count: columns - width)
+                    let line = to + (y + p) * columns
+                    line.update(repeating: 0, count: p)
+                    copyFloats(from: from + y * width, to: line + p, count: width)
+                    (line + p + width).update(repeating: 0, count: columns - p - width)
                 }
-                (to + height * columns).update(repeating: 0, count: (rows - height) * columns)
+                (to + (p + height) * columns).update(repeating: 0, count: (rows - p - height) * columns)
             }
         }
-        return copy
+        body(UnsafePointer(copy.pointer))
     }
 
     /// G applied to three values: the six rows (or columns) of G·(a, b, c)ᵀ.

@@ -12,12 +12,13 @@ extension WinogradConvolution {
     /// the output's edge, so the windows' out-of-image row or column, read as in the forward
     /// pass, only ever meets zeros). Where `weightGradientTakesLargeTiles` says so, the same with
     /// F(4×4, 3×3)'s 4×4 tiles and 36 products (4× fewer multiplications than direct), the input
-    /// windows the forward pass's (the images copied further where they would reach two rows or
+    /// windows the forward pass's (the images padded further where they would reach two rows or
     /// columns past them). Workers take blocks of tiles and sum into private dU accumulators,
-    /// added at the end (`reduceSmallTiles`, `reduceLargeTiles`). `paddedInput` is
-    /// `[N, C, H + 2p, W + 2p]`, `outputGradient` `[N, O, OH, OW]`, `weightGradient` `[O, C, 3, 3]`.
+    /// added at the end (`reduceSmallTiles`, `reduceLargeTiles`). `input` is `[N, C, H, W]`
+    /// (padded once, by `withTileImages`), `outputGradient` `[N, O, OH, OW]`, `weightGradient`
+    /// `[O, C, 3, 3]`.
     static func weightGradient(
-        outputGradient: UnsafePointer<Float>, paddedInput input: UnsafePointer<Float>, batch: Int, outChannels m: Int,
+        outputGradient: UnsafePointer<Float>, input: UnsafePointer<Float>, batch: Int, outChannels m: Int,
         geometry: ConvolutionGeometry, into weightGradient: UnsafeMutablePointer<Float>, context: ComputeContext
     ) {
         precondition(geometry.kernelHeight == 3 && geometry.kernelWidth == 3 && geometry.stride == 1,
@@ -34,10 +35,21 @@ extension WinogradConvolution {
             weightGradient.update(repeating: 0, count: m * channels * 9)
             return
         }
+        withTileImages(input, batch: batch, geometry: geometry, tiles: tiles, context: context) { padded in
+            weightGradientOfPadded(outputGradient: outputGradient, paddedInput: padded, batch: batch, tiles: tiles,
+                                   large: large, outChannels: m, geometry: geometry, into: weightGradient,
+                                   context: context)
+        }
+    }
+
+    /// The weight gradient over the images padded in `tiles`' layout.
+    private static func weightGradientOfPadded(
+        outputGradient: UnsafePointer<Float>, paddedInput input: UnsafePointer<Float>, batch: Int, tiles: WinogradTiles,
+        large: Bool, outChannels m: Int, geometry: ConvolutionGeometry, into weightGradient: UnsafeMutablePointer<Float>,
+        context: ComputeContext
+    ) {
+        let slices = large ? 36 : 16, channels = geometry.channels
         let pool = context.bufferPool
-        let extendedImages = extended ? extendedCopy(input, batch: batch, geometry: geometry, tiles: tiles, context: context) : nil
-        defer { if let extendedImages { pool.release(extendedImages.pointer, capacity: extendedImages.capacity) } }
-        let input = extendedImages.map { UnsafePointer($0.pointer) } ?? input
         let threads = max(1, min(context.threadCount, tiles.count / (large ? 32 : 64)))
         // Tiles per block: the depth of the products, a multiple of 4; V and dM of a block about 2 MiB.
         let share = roundUp((tiles.count + threads - 1) / threads, to: 4)

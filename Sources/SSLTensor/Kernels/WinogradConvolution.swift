@@ -102,28 +102,37 @@ enum WinogradConvolution {
 
     /// `output[n, o, oy, ox] = Σ_{c, ky, kx} weight[o, c, ky, kx] · input[n, c, oy + ky, ox + kx]`
     /// over the padded images: the same contract as `BatchedConvolution.forward` for a 3×3
-    /// stride-1 geometry. `paddedInput` is `[N, C, H + 2p, W + 2p]`, `weight` `[O, C·3·3]`,
-    /// `output` `[N, O, OH, OW]`. With F(4×4, 3×3) (`takesLargeTiles`) the same blocks and
-    /// products, with 36 slices and the images copied further where the windows would reach
-    /// two rows or columns past them (`largeTilesNeedExtendedImages`).
+    /// stride-1 geometry. `input` is `[N, C, H, W]` (padded once, by `withTileImages`), `weight`
+    /// `[O, C·3·3]`, `output` `[N, O, OH, OW]`. With F(4×4, 3×3) (`takesLargeTiles`) the same
+    /// blocks and products, with 36 slices and the images padded further where the windows
+    /// would reach two rows or columns past them (`largeTilesNeedExtendedImages`).
     static func forward(
-        paddedInput input: UnsafePointer<Float>, batch: Int, weight: UnsafePointer<Float>, outChannels: Int,
+        input: UnsafePointer<Float>, batch: Int, weight: UnsafePointer<Float>, outChannels: Int,
         geometry: ConvolutionGeometry, output: UnsafeMutablePointer<Float>, context: ComputeContext
     ) {
         precondition(geometry.kernelHeight == 3 && geometry.kernelWidth == 3 && geometry.stride == 1,
                      "WinogradConvolution.forward: needs a 3×3 stride-1 geometry, got \(geometry)")
-        let large = takesLargeTiles(geometry, algorithm: .current), slices = large ? 36 : 16
-        let kernel = context.gemmKernel
-        let mr = kernel.tileRows, nr = kernel.tileColumns
-        let channels = geometry.channels, m = outChannels
+        let large = takesLargeTiles(geometry, algorithm: .current), m = outChannels
         let extended = large && largeTilesNeedExtendedImages(geometry)
         let tiles = WinogradTiles(geometry: geometry, batch: batch, outChannels: m, size: large ? 4 : 2,
                                   extended: extended)
         if tiles.count == 0 || m == 0 { return }
+        withTileImages(input, batch: batch, geometry: geometry, tiles: tiles, context: context) { padded in
+            forward(paddedInput: padded, batch: batch, tiles: tiles, large: large, weight: weight, outChannels: m,
+                    geometry: geometry, output: output, context: context)
+        }
+    }
+
+    /// The forward product over the images padded in `tiles`' layout.
+    private static func forward(
+        paddedInput input: UnsafePointer<Float>, batch: Int, tiles: WinogradTiles, large: Bool, weight: UnsafePointer<Float>,
+        outChannels m: Int, geometry: ConvolutionGeometry, output: UnsafeMutablePointer<Float>, context: ComputeContext
+    ) {
+        let slices = large ? 36 : 16
+        let kernel = context.gemmKernel
+        let mr = kernel.tileRows, nr = kernel.tileColumns
+        let channels = geometry.channels
         let pool = context.bufferPool
-        let extendedImages = extended ? extendedCopy(input, batch: batch, geometry: geometry, tiles: tiles, context: context) : nil
-        defer { if let extendedImages { pool.release(extendedImages.pointer, capacity: extendedImages.capacity) } }
-        let input = extendedImages.map { UnsafePointer($0.pointer) } ?? input
         let paddedRows = roundUp(m, to: mr)
         let panels = PanelSplit(depth: channels, maximumDepth: kernel.panelDepth)
         let packedWeights = large
