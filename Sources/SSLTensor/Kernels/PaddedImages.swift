@@ -26,25 +26,29 @@ struct PaddedImages: @unchecked Sendable {
         geometry.padding > 0 && geometry.stride > 1 ? geometry.stride : 1
     }
 
+    /// Phases per axis, and rows and floats per row of one phase, of the padded images of `geometry`.
+    private static func phaseShape(_ geometry: ConvolutionGeometry) -> (phases: Int, height: Int, width: Int) {
+        let s = phases(geometry)
+        return (s, (geometry.height + 2 * geometry.padding + s - 1) / s, (geometry.width + 2 * geometry.padding + s - 1) / s)
+    }
+
     /// Floats of one padded image of `geometry`, in its layout.
     static func imageSize(_ geometry: ConvolutionGeometry) -> Int {
-        let s = phases(geometry)
-        let phaseHeight = (geometry.height + 2 * geometry.padding + s - 1) / s
-        let phaseWidth = (geometry.width + 2 * geometry.padding + s - 1) / s
-        return geometry.channels * s * s * phaseHeight * phaseWidth
+        let shape = phaseShape(geometry)
+        return geometry.channels * shape.phases * shape.phases * shape.height * shape.width
     }
 
     /// The layout of images that are already padded (and split; see `writePadded`), or of the
     /// unpadded images when the padding is 0, at `images`.
     init(alreadyPadded images: UnsafePointer<Float>, geometry: ConvolutionGeometry) {
-        let p = geometry.padding, s = PaddedImages.phases(geometry)
+        let shape = PaddedImages.phaseShape(geometry)
         pointer = UnsafeMutablePointer(mutating: images)
-        paddedHeight = geometry.height + 2 * p
-        paddedWidth = geometry.width + 2 * p
-        phases = s
-        phaseHeight = (paddedHeight + s - 1) / s
-        phaseWidth = (paddedWidth + s - 1) / s
-        planeSize = s * s * phaseHeight * phaseWidth
+        paddedHeight = geometry.height + 2 * geometry.padding
+        paddedWidth = geometry.width + 2 * geometry.padding
+        phases = shape.phases
+        phaseHeight = shape.height
+        phaseWidth = shape.width
+        planeSize = phases * phases * phaseHeight * phaseWidth
         imageSize = geometry.channels * planeSize
     }
 
@@ -196,10 +200,10 @@ struct PaddedImages: @unchecked Sendable {
     /// images read one float per output (stride 1, or split by the stride): output (oy, ox) is
     /// position oy·Ws + ox.
     static func paddedWidthSpan(_ geometry: ConvolutionGeometry) -> Int {
-        let s = phases(geometry)
-        precondition(geometry.stride == s, "paddedWidthSpan: stride \(geometry.stride) with \(s) phases")
-        let phaseWidth = (geometry.width + 2 * geometry.padding + s - 1) / s
-        return (geometry.outputHeight - 1) * phaseWidth + geometry.outputWidth
+        let shape = phaseShape(geometry)
+        precondition(geometry.stride == shape.phases,
+                     "paddedWidthSpan: stride \(geometry.stride) with \(shape.phases) phases")
+        return (geometry.outputHeight - 1) * shape.width + geometry.outputWidth
     }
 
     /// Copies the unpadded interior of one padded image (`imageSize` floats at `image`, in this
