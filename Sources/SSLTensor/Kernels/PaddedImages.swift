@@ -91,14 +91,8 @@ struct PaddedImages: @unchecked Sendable {
         for plane in 0..<count {
             let from = source + plane * height * width, to = target + plane * planeSize
             if s == 1 {
-                to.update(repeating: 0, count: p * phaseWidth)
-                for y in 0..<height {
-                    let line = to + (y + p) * phaseWidth
-                    for x in 0..<p { line[x] = 0 }
-                    copyFloats(from: from + y * width, to: line + p, count: width)
-                    for x in 0..<p { line[p + width + x] = 0 }
-                }
-                (to + (p + height) * phaseWidth).update(repeating: 0, count: p * phaseWidth)
+                PaddedImages.writePlane(from: from, height: height, width: width, padding: p, rows: phaseHeight,
+                                        columns: phaseWidth, into: to)
                 continue
             }
             for y in 0..<(s * phaseHeight) {
@@ -119,6 +113,22 @@ struct PaddedImages: @unchecked Sendable {
                 }
             }
         }
+    }
+
+    /// Writes one `height × width` plane into a `rows × columns` plane at `target`: `padding`
+    /// zero rows and columns before it, zeros after it up to `rows` and `columns`.
+    static func writePlane(
+        from source: UnsafePointer<Float>, height: Int, width: Int, padding p: Int, rows: Int, columns: Int,
+        into target: UnsafeMutablePointer<Float>
+    ) {
+        target.update(repeating: 0, count: p * columns)
+        for y in 0..<height {
+            let line = target + (y + p) * columns
+            line.update(repeating: 0, count: p)
+            copyFloats(from: source + y * width, to: line + p, count: width)
+            (line + p + width).update(repeating: 0, count: columns - p - width)
+        }
+        (target + (p + height) * columns).update(repeating: 0, count: (rows - p - height) * columns)
     }
 
     /// `even[v] = source[2v]`, `odd[v] = source[2v + 1]` for `v < count` (`source` holds 2·count + 8 floats).

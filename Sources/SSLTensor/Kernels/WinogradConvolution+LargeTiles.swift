@@ -41,15 +41,8 @@ extension WinogradConvolution {
         let source = SendablePointer(input), target = SendablePointer(copy.pointer)
         ParallelLoop.forEachChunk(count: batch * geometry.channels, minimumChunk: 16, threads: context.threadCount) { planes in
             for plane in planes {
-                let from = source.base + plane * height * width, to = target.base + plane * rows * columns
-                to.update(repeating: 0, count: p * columns)
-                for y in 0..<height {
-                    let line = to + (y + p) * columns
-                    line.update(repeating: 0, count: p)
-                    copyFloats(from: from + y * width, to: line + p, count: width)
-                    (line + p + width).update(repeating: 0, count: columns - p - width)
-                }
-                (to + (p + height) * columns).update(repeating: 0, count: (rows - p - height) * columns)
+                PaddedImages.writePlane(from: source.base + plane * height * width, height: height, width: width,
+                                        padding: p, rows: rows, columns: columns, into: target.base + plane * rows * columns)
             }
         }
         body(UnsafePointer(copy.pointer))
