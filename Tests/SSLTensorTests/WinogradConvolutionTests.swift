@@ -44,6 +44,9 @@ final class WinogradConvolutionTests: XCTestCase {
         Case(batch: 2, channels: 9, height: 5, width: 9, outChannels: 6, padding: 1),
         // 8 images of 8×8: 128 tiles, several blocks per worker with 3 workers.
         Case(batch: 8, channels: 2, height: 8, width: 8, outChannels: 2, padding: 1),
+        // 260 channels over 7 images of 16 tiles: forward blocks of 48 tiles (three images), so a
+        // worker's ring of four padded images wraps round and pads new images over old ones.
+        Case(batch: 7, channels: 260, height: 8, width: 8, outChannels: 3, padding: 1),
     ]
 
     /// The largest |ŷ − y| / Σ|w·x| over `values` against `reference` (values, magnitudes).

@@ -3,8 +3,8 @@
 extension BatchedConvolution {
     /// `output[n, o, oy, ox] = Σ_k weight[o, k] · columns[k, (n, oy, ox)]`: the forward pass of
     /// `input` (`[N, C, H, W]`); `weight` is `[O, C·KH·KW]` row-major; `output` is `[N, O, OH, OW]`.
-    /// Winograd and the packed path read a padded copy of the batch (`withTileImages`,
-    /// `withPaddedImages`); the in-place path pads one image at a time, into cache.
+    /// The packed path reads a padded copy of the batch (`withPaddedImages`); Winograd
+    /// (`TileImages`) and the in-place path pad one image at a time, into cache.
     static func forward(
         input: UnsafePointer<Float>, batch: Int, weight: UnsafePointer<Float>, outChannels: Int,
         geometry: ConvolutionGeometry, output: UnsafeMutablePointer<Float>, context: ComputeContext

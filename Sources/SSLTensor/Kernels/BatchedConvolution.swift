@@ -8,8 +8,8 @@
 /// lives at `rowOffset[k] + columnOffset[g]`; unsplit, `rowOffset[k] = c·Hp·Wp + ky·Wp + kx`
 /// and `columnOffset[g] = n·C·Hp·Wp + oy·s·Wp + ox·s`. Packing a sliver is then a gather
 /// through two small offset tables, with no bounds tests and no divisions. The forward pass in
-/// place and the two gradients pad one image at a time into cache; the packed forward path
-/// and Winograd read a padded copy of the batch.
+/// place, the two gradients and Winograd pad one image at a time into cache; only the packed
+/// forward path reads a padded copy of the batch.
 ///
 /// Running the batch as one product (rather than one GEMM per image) lets slivers run across
 /// image boundaries, so small feature maps (7×7 = 49 positions) waste no tile columns, and the

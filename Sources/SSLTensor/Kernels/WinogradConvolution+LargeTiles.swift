@@ -15,37 +15,9 @@
 extension WinogradConvolution {
     /// Whether 4×4 tiles' windows would reach two or more rows (or columns) past the padded
     /// images and feed outputs that are written (output sides 1 or 2 modulo 4): then the images
-    /// are copied with zeros up to the windows' reach (`withTileImages`).
+    /// are padded with zeros up to the windows' reach (`TileImages`).
     static func largeTilesNeedExtendedImages(_ geometry: ConvolutionGeometry) -> Bool {
         [1, 2].contains(geometry.outputHeight % 4) || [1, 2].contains(geometry.outputWidth % 4)
-    }
-
-    /// Calls `body` with the images of `input` (`[N, C, H, W]`) padded as `tiles` reads them, in
-    /// a buffer of the pool: one copy, straight from the unpadded images, with `geometry.padding`
-    /// zeros before every row and plane and zeros after them up to the tiles' layout (the
-    /// extended one when the windows reach past the padded images). Without padding or
-    /// extension, `body` reads `input` itself.
-    static func withTileImages(
-        _ input: UnsafePointer<Float>, batch: Int, geometry: ConvolutionGeometry, tiles: WinogradTiles,
-        context: ComputeContext, _ body: (UnsafePointer<Float>) -> Void
-    ) {
-        let p = geometry.padding, height = geometry.height, width = geometry.width
-        let rows = tiles.paddedHeight, columns = tiles.paddedWidth
-        if p == 0 && rows == height && columns == width {
-            body(input)
-            return
-        }
-        let pool = context.bufferPool
-        let copy = pool.allocate(count: max(1, batch * tiles.inputImageSize))
-        defer { pool.release(copy.pointer, capacity: copy.capacity) }
-        let source = SendablePointer(input), target = SendablePointer(copy.pointer)
-        ParallelLoop.forEachChunk(count: batch * geometry.channels, minimumChunk: 16, threads: context.threadCount) { planes in
-            for plane in planes {
-                PaddedImages.writePlane(from: source.base + plane * height * width, height: height, width: width,
-                                        padding: p, rows: rows, columns: columns, into: target.base + plane * rows * columns)
-            }
-        }
-        body(UnsafePointer(copy.pointer))
     }
 
     /// G applied to three values: the six rows (or columns) of G·(a, b, c)ᵀ.

@@ -15,7 +15,7 @@ extension WinogradConvolution {
     /// windows the forward pass's (the images padded further where they would reach two rows or
     /// columns past them). Workers take blocks of tiles and sum into private dU accumulators,
     /// added at the end (`reduceSmallTiles`, `reduceLargeTiles`). `input` is `[N, C, H, W]`
-    /// (padded once, by `withTileImages`), `outputGradient` `[N, O, OH, OW]`, `weightGradient`
+    /// (unpadded: `TileImages` pads it), `outputGradient` `[N, O, OH, OW]`, `weightGradient`
     /// `[O, C, 3, 3]`.
     static func weightGradient(
         outputGradient: UnsafePointer<Float>, input: UnsafePointer<Float>, batch: Int, outChannels m: Int,
@@ -27,7 +27,6 @@ extension WinogradConvolution {
         if m == 0 || channels == 0 { return }
         let large = weightGradientTakesLargeTiles(geometry, batch: batch, algorithm: .current,
                                                   threads: context.threadCount)
-        let slices = large ? 36 : 16
         let extended = large && largeTilesNeedExtendedImages(geometry)
         let tiles = WinogradTiles(geometry: geometry, batch: batch, outChannels: m, size: large ? 4 : 2,
                                   extended: extended)
@@ -35,16 +34,14 @@ extension WinogradConvolution {
             weightGradient.update(repeating: 0, count: m * channels * 9)
             return
         }
-        withTileImages(input, batch: batch, geometry: geometry, tiles: tiles, context: context) { padded in
-            weightGradientOfPadded(outputGradient: outputGradient, paddedInput: padded, batch: batch, tiles: tiles,
-                                   large: large, outChannels: m, geometry: geometry, into: weightGradient,
-                                   context: context)
-        }
+        tileWeightGradient(outputGradient: outputGradient, input: input, batch: batch, tiles: tiles, large: large,
+                           outChannels: m, geometry: geometry, into: weightGradient, context: context)
     }
 
-    /// The weight gradient over the images padded in `tiles`' layout.
-    private static func weightGradientOfPadded(
-        outputGradient: UnsafePointer<Float>, paddedInput input: UnsafePointer<Float>, batch: Int, tiles: WinogradTiles,
+    /// The weight gradient in `tiles`, each worker padding the images of its blocks as it goes
+    /// (`TileImages`).
+    private static func tileWeightGradient(
+        outputGradient: UnsafePointer<Float>, input: UnsafePointer<Float>, batch: Int, tiles: WinogradTiles,
         large: Bool, outChannels m: Int, geometry: ConvolutionGeometry, into weightGradient: UnsafeMutablePointer<Float>,
         context: ComputeContext
     ) {
@@ -64,38 +61,37 @@ extension WinogradConvolution {
         let tableStride = TileTable.count(capacity: blockTiles)
         let tableBuffer = UnsafeMutablePointer<Int>.allocate(capacity: threads * tableStride)
         defer { tableBuffer.deallocate() }
-        let lastImage = copyOfLastImage(input, batch: batch, tiles: tiles, pool: pool)
-        defer { pool.release(lastImage.pointer, capacity: lastImage.capacity) }
-
-        let source = SendablePointer(input), last = SendablePointer(lastImage.pointer)
         let gradient = SendablePointer(outputGradient)
         let buffers = SendablePointer(scratch.pointer), tables = SendablePointer(tableBuffer)
         let blocksPerWorker = (blocks + threads - 1) / threads
-        ParallelLoop.run(workers: threads, context: context) { worker in
-            let transformed = buffers.base + worker * perWorker
-            let products = transformed + slices * layout.transformedStride
-            let accumulator = products + slices * layout.productStride
-            let table = TileTable(base: tables.base + worker * tableStride, capacity: blockTiles)
-            let firstBlock = min(blocks, worker * blocksPerWorker)
-            let endBlock = min(blocks, firstBlock + blocksPerWorker)
-            if firstBlock == endBlock { accumulator.update(repeating: 0, count: slices * accumulatorStride) }
-            for block in firstBlock..<endBlock {
-                let first = block * blockTiles, count = min(blockTiles, tiles.count - first)
-                tiles.fill(table, first: first, count: count, source: UnsafePointer(source.base),
-                           lastImage: UnsafePointer(last.base), batch: batch)
-                // V[α][c][slot]: the forward's input transform with one sliver as wide as the block.
-                transformInput(tiles: tiles, table: table, layout: layout, channels: channels, tileColumns: blockTiles,
-                               into: transformed)
-                transformOutputGradient(UnsafePointer(gradient.base), tiles: tiles, table: table, layout: layout,
-                                        outChannels: m, into: products)
-                for alpha in 0..<slices {
-                    gemm(m: m, n: channels, k: count,
-                         a: MatrixOperand(base: products + alpha * layout.productStride, rowStride: blockTiles,
-                                          columnStride: 1),
-                         b: MatrixOperand(base: transformed + alpha * layout.transformedStride, rowStride: 1,
-                                          columnStride: blockTiles),
-                         beta: block == firstBlock ? 0 : 1, c: accumulator + alpha * accumulatorStride, ldc: channels,
-                         threads: 1, context: context)
+        TileImages.with(input, batch: batch, geometry: geometry, tiles: tiles, blockTiles: blockTiles, workers: threads,
+                        context: context) { images in
+            ParallelLoop.run(workers: threads, context: context) { worker in
+                let transformed = buffers.base + worker * perWorker
+                let products = transformed + slices * layout.transformedStride
+                let accumulator = products + slices * layout.productStride
+                let table = TileTable(base: tables.base + worker * tableStride, capacity: blockTiles)
+                let firstBlock = min(blocks, worker * blocksPerWorker)
+                let endBlock = min(blocks, firstBlock + blocksPerWorker)
+                if firstBlock == endBlock { accumulator.update(repeating: 0, count: slices * accumulatorStride) }
+                for block in firstBlock..<endBlock {
+                    let first = block * blockTiles, count = min(blockTiles, tiles.count - first)
+                    images.prepare(first: first, count: count, worker: worker)
+                    tiles.fill(table, first: first, count: count) { images.start(of: $0, worker: worker) }
+                    // V[α][c][slot]: the forward's input transform with one sliver as wide as the block.
+                    transformInput(tiles: tiles, table: table, layout: layout, channels: channels, tileColumns: blockTiles,
+                                   into: transformed)
+                    transformOutputGradient(UnsafePointer(gradient.base), tiles: tiles, table: table, layout: layout,
+                                            outChannels: m, into: products)
+                    for alpha in 0..<slices {
+                        gemm(m: m, n: channels, k: count,
+                             a: MatrixOperand(base: products + alpha * layout.productStride, rowStride: blockTiles,
+                                              columnStride: 1),
+                             b: MatrixOperand(base: transformed + alpha * layout.transformedStride, rowStride: 1,
+                                              columnStride: blockTiles),
+                             beta: block == firstBlock ? 0 : 1, c: accumulator + alpha * accumulatorStride, ldc: channels,
+                             threads: 1, context: context)
+                    }
                 }
             }
         }

@@ -102,7 +102,7 @@ enum WinogradConvolution {
 
     /// `output[n, o, oy, ox] = Σ_{c, ky, kx} weight[o, c, ky, kx] · input[n, c, oy + ky, ox + kx]`
     /// over the padded images: the same contract as `BatchedConvolution.forward` for a 3×3
-    /// stride-1 geometry. `input` is `[N, C, H, W]` (padded once, by `withTileImages`), `weight`
+    /// stride-1 geometry. `input` is `[N, C, H, W]` (unpadded: `TileImages` pads it), `weight`
     /// `[O, C·3·3]`, `output` `[N, O, OH, OW]`. With F(4×4, 3×3) (`takesLargeTiles`) the same
     /// blocks and products, with 36 slices and the images padded further where the windows
     /// would reach two rows or columns past them (`largeTilesNeedExtendedImages`).
@@ -117,15 +117,14 @@ enum WinogradConvolution {
         let tiles = WinogradTiles(geometry: geometry, batch: batch, outChannels: m, size: large ? 4 : 2,
                                   extended: extended)
         if tiles.count == 0 || m == 0 { return }
-        withTileImages(input, batch: batch, geometry: geometry, tiles: tiles, context: context) { padded in
-            forward(paddedInput: padded, batch: batch, tiles: tiles, large: large, weight: weight, outChannels: m,
-                    geometry: geometry, output: output, context: context)
-        }
+        forward(input: input, batch: batch, tiles: tiles, large: large, weight: weight, outChannels: m,
+                geometry: geometry, output: output, context: context)
     }
 
-    /// The forward product over the images padded in `tiles`' layout.
+    /// The forward product in `tiles`, each worker padding the images of its blocks as it goes
+    /// (`TileImages`).
     private static func forward(
-        paddedInput input: UnsafePointer<Float>, batch: Int, tiles: WinogradTiles, large: Bool, weight: UnsafePointer<Float>,
+        input: UnsafePointer<Float>, batch: Int, tiles: WinogradTiles, large: Bool, weight: UnsafePointer<Float>,
         outChannels m: Int, geometry: ConvolutionGeometry, output: UnsafeMutablePointer<Float>, context: ComputeContext
     ) {
         let slices = large ? 36 : 16
@@ -153,44 +152,31 @@ enum WinogradConvolution {
         let tableStride = TileTable.count(capacity: blockTiles)
         let tableBuffer = UnsafeMutablePointer<Int>.allocate(capacity: threads * tableStride)
         defer { tableBuffer.deallocate() }
-        let lastImage = copyOfLastImage(input, batch: batch, tiles: tiles, pool: pool)
-        defer { pool.release(lastImage.pointer, capacity: lastImage.capacity) }
-
-        let source = SendablePointer(input), last = SendablePointer(lastImage.pointer)
         let weights = SendablePointer(packedWeights.pointer)
         let buffers = SendablePointer(scratch.pointer), tables = SendablePointer(tableBuffer)
         let result = SendablePointer(output)
         let blocksPerWorker = (blocks + threads - 1) / threads
-        ParallelLoop.run(workers: threads, context: context) { worker in
-            let transformed = buffers.base + worker * perWorker
-            let products = transformed + slices * layout.transformedStride
-            let table = TileTable(base: tables.base + worker * tableStride, capacity: blockTiles)
-            let firstBlock = min(blocks, worker * blocksPerWorker)
-            for block in firstBlock..<min(blocks, firstBlock + blocksPerWorker) {
-                let first = block * blockTiles, count = min(blockTiles, tiles.count - first)
-                tiles.fill(table, first: first, count: count, source: UnsafePointer(source.base),
-                           lastImage: UnsafePointer(last.base), batch: batch)
-                transformInput(tiles: tiles, table: table, layout: layout, channels: channels, tileColumns: nr,
-                               into: transformed)
-                multiply(weights: UnsafePointer(weights.base), transformed: UnsafePointer(transformed), into: products,
-                         layout: layout, outChannels: m, paddedRows: paddedRows, channels: channels, panels: panels,
-                         usedTiles: count, kernel: kernel, slices: slices)
-                transformOutput(UnsafePointer(products), tiles: tiles, table: table, layout: layout, usedTiles: count,
-                                outChannels: m, into: result.base)
+        TileImages.with(input, batch: batch, geometry: geometry, tiles: tiles, blockTiles: blockTiles, workers: threads,
+                        context: context) { images in
+            ParallelLoop.run(workers: threads, context: context) { worker in
+                let transformed = buffers.base + worker * perWorker
+                let products = transformed + slices * layout.transformedStride
+                let table = TileTable(base: tables.base + worker * tableStride, capacity: blockTiles)
+                let firstBlock = min(blocks, worker * blocksPerWorker)
+                for block in firstBlock..<min(blocks, firstBlock + blocksPerWorker) {
+                    let first = block * blockTiles, count = min(blockTiles, tiles.count - first)
+                    images.prepare(first: first, count: count, worker: worker)
+                    tiles.fill(table, first: first, count: count) { images.start(of: $0, worker: worker) }
+                    transformInput(tiles: tiles, table: table, layout: layout, channels: channels, tileColumns: nr,
+                                   into: transformed)
+                    multiply(weights: UnsafePointer(weights.base), transformed: UnsafePointer(transformed),
+                             into: products, layout: layout, outChannels: m, paddedRows: paddedRows, channels: channels,
+                             panels: panels, usedTiles: count, kernel: kernel, slices: slices)
+                    transformOutput(UnsafePointer(products), tiles: tiles, table: table, layout: layout,
+                                    usedTiles: count, outChannels: m, into: result.base)
+                }
             }
         }
-    }
-
-    /// The last image of the batch copied, zeros after it, into a buffer of `pool` (the caller
-    /// releases it): its last windows read up to two rows past its end.
-    static func copyOfLastImage(_ input: UnsafePointer<Float>, batch: Int, tiles: WinogradTiles, pool: BufferPool)
-        -> (pointer: UnsafeMutablePointer<Float>, capacity: Int)
-    {
-        let count = tiles.inputImageSize + 2 * tiles.paddedWidth + 16
-        let lastImage = pool.allocate(count: count)
-        lastImage.pointer.update(from: input + (batch - 1) * tiles.inputImageSize, count: tiles.inputImageSize)
-        (lastImage.pointer + tiles.inputImageSize).update(repeating: 0, count: count - tiles.inputImageSize)
-        return lastImage
     }
 
     /// Tiles per block: a multiple of NR whose V (`slices`·C floats a tile) and M (`slices`·O)

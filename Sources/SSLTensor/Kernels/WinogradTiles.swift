@@ -52,25 +52,24 @@ struct WinogradTiles: Sendable {
     var inputPlane: Int { paddedHeight * paddedWidth }
     var outputPlane: Int { outputHeight * outputWidth }
 
-    /// Fills `table` for tiles `first..<first + count` of a batch of `batch` images. A tile's
-    /// input address is where its 4×4 window starts, in `source` or, for the last image, in
-    /// `lastImage` (a copy with room after it). Windows are never clipped: one that runs past
-    /// the bottom or right edge of the padded image reads the next plane's or row's floats (or
-    /// the copy's zeros), on which only the outputs past the edge depend (the first row of Aᵀ
-    /// ignores a window's last row and column), and those are never written. Empty slots read
-    /// slot 0's window.
+    /// Fills `table` for tiles `first..<first + count`. A tile's input address is where its 4×4
+    /// window starts in its image's padded planes, which start at `imageStart(image)` (with room
+    /// after them: `TileImages`). Windows are never clipped: one that runs past the bottom or
+    /// right edge of the padded image reads the next plane's or row's floats (or the room's
+    /// zeros), on which only the outputs past the edge depend (the first row of Aᵀ ignores a
+    /// window's last row and column), and those are never written. Empty slots read slot 0's
+    /// window.
     ///
     /// With 4×4 tiles: 6×6 windows, read whole (they reach at most one row and column past the
     /// padded image — which feed only outputs that are never written — or the images are
     /// `extended`); extents are `rows·8 + columns` (1…4 each); `inputRuns` and `outputRuns`
     /// are not used.
-    func fill(_ table: TileTable, first: Int, count: Int, source: UnsafePointer<Float>, lastImage: UnsafePointer<Float>,
-              batch: Int) {
+    func fill(_ table: TileTable, first: Int, count: Int, imageStart: (Int) -> UnsafePointer<Float>) {
         if size == 4 {
-            fillSlots(table, first: first, count: count, source: source, lastImage: lastImage, batch: batch, rowWeight: 8)
+            fillSlots(table, first: first, count: count, imageStart: imageStart, rowWeight: 8)
             return
         }
-        fillSlots(table, first: first, count: count, source: source, lastImage: lastImage, batch: batch, rowWeight: 4)
+        fillSlots(table, first: first, count: count, imageStart: imageStart, rowWeight: 4)
         for group in 0..<(table.capacity / 4) {
             let slot = 4 * group
             var inputRun = slot + 4 <= count, outputRun = true
@@ -85,8 +84,8 @@ struct WinogradTiles: Sendable {
 extension WinogradTiles {
     /// Every slot's window address, output offset and extent (`rows·rowWeight + columns`; 0
     /// for an empty slot, whose window is slot 0's), for tiles of `size`.
-    private func fillSlots(_ table: TileTable, first: Int, count: Int, source: UnsafePointer<Float>,
-                           lastImage: UnsafePointer<Float>, batch: Int, rowWeight: Int) {
+    private func fillSlots(_ table: TileTable, first: Int, count: Int, imageStart start: (Int) -> UnsafePointer<Float>,
+                           rowWeight: Int) {
         for slot in 0..<table.capacity {
             guard slot < count else {
                 table.inputAddresses[slot] = table.inputAddresses[0]
@@ -97,7 +96,7 @@ extension WinogradTiles {
             let t = first + slot
             let image = t / tilesPerImage, index = t - image * tilesPerImage
             let ty = index / tilesX, tx = index - ty * tilesX
-            let imageStart = image == batch - 1 ? lastImage : source + image * inputImageSize
+            let imageStart = start(image)
             table.inputAddresses[slot] = Int(bitPattern: imageStart + size * (ty * paddedWidth + tx))
             table.outputOffsets[slot] = image * outputImageSize + size * (ty * outputWidth + tx)
             table.outputExtents[slot] = min(size, outputHeight - size * ty) * rowWeight + min(size, outputWidth - size * tx)
