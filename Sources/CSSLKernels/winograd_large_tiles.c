@@ -1,16 +1,28 @@
-// The input and output transforms of Winograd F(4×4, 3×3) over groups of four tiles, vectors
-// over the tiles. They are in C for the 4×4 transposes: clang's vector shuffles stay shuffles,
-// while Swift's lane-by-lane SIMD construction made the compiler turn the arithmetic around
-// them into scalar code (three times slower). Plain C vectors (any architecture), no
-// instruction-set attributes. Callers: SSLTensor/Kernels/WinogradConvolution+LargeTileTransforms.swift.
+// The input and output transforms of Winograd F(4×4, 3×3) over groups of tiles, vectors over
+// the tiles: four at a time in plain C vectors (any architecture, no instruction-set
+// attributes), and eight at a time with AVX (the `…8` functions, called only where the CPU has
+// it). They are in C for the transposes: clang's vector shuffles stay shuffles, while Swift's
+// lane-by-lane SIMD construction made the compiler turn the arithmetic around them into scalar
+// code (three times slower). Callers: SSLTensor/Kernels/WinogradConvolution+LargeTileTransforms.swift
+// and +LargeTileWeightGradient.swift.
 #include "CSSLKernels.h"
 #include <string.h>
 
 typedef float f4 __attribute__((ext_vector_type(4)));
 typedef float f8 __attribute__((ext_vector_type(8)));
 
+// Eight tiles at a time, with 256-bit vectors where the CPU has AVX: the same operations in the
+// same order on every lane as the four-tile functions (no FMA contraction: AVX without FMA), so
+// a tile's values are the same bits whichever function transforms it.
+#if defined(__x86_64__) || defined(_M_X64)
+#define SSL_WIDE_TARGET __attribute__((target("avx")))
+#else
+#define SSL_WIDE_TARGET
+#endif
+
+SSL_WIDE_TARGET static inline f8 load8(const float *p) { f8 v; memcpy(&v, p, sizeof v); return v; }
+SSL_WIDE_TARGET static inline void store8(float *p, f8 v) { memcpy(p, &v, sizeof v); }
 static inline f4 load4(const float *p) { f4 v; memcpy(&v, p, sizeof v); return v; }
-static inline f8 load8(const float *p) { f8 v; memcpy(&v, p, sizeof v); return v; }
 static inline void store4(float *p, f4 v) { memcpy(p, &v, sizeof v); }
 
 /// Transposes the 4×4 block whose rows are v[0..3], in place.
@@ -25,37 +37,75 @@ static inline void transpose4(f4 v[4]) {
     v[3] = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
 }
 
-/// Bᵀ = [4 0 −5 0 1 0; 0 −4 −4 1 1 0; 0 4 −4 −1 1 0; 0 −2 −1 2 1 0; 0 2 −1 −2 1 0; 0 4 0 −5 0 1]
-/// applied along one axis: d[0..5] → v[0..5].
-static inline void transform_b(const f4 d[6], f4 v[6]) {
-    f4 sum12 = d[1] + d[2], difference12 = d[1] - d[2], outer = d[4] - d[2], inner = d[3] - d[1];
-    v[0] = 4 * d[0] - 5 * d[2] + d[4];
-    v[1] = (d[3] + d[4]) - 4 * sum12;
-    v[2] = (d[4] - d[3]) + 4 * difference12;
-    v[3] = outer + 2 * inner;
-    v[4] = outer - 2 * inner;
-    v[5] = 4 * d[1] - 5 * d[3] + d[5];
+/* The one-axis transforms, defined once for each vector width (f4 over four tiles, f8 over
+ * eight) so that both widths do the same operations in the same order on every lane.
+ *
+ * transform_b: Bᵀ = [4 0 −5 0 1 0; 0 −4 −4 1 1 0; 0 4 −4 −1 1 0; 0 −2 −1 2 1 0; 0 2 −1 −2 1 0;
+ * 0 4 0 −5 0 1] along one axis, d[0..5] → v[0..5].
+ * transform_a: Aᵀ = [1 1 1 1 1 0; 0 1 −1 2 −2 0; 0 1 1 4 4 0; 0 1 −1 8 −8 1] along one axis,
+ * m[0..5] → y[0..3].
+ * transform_a_transposed: A = (Aᵀ)ᵀ along one axis, y[0..3] → m[0..5] (m = (y0, Σy,
+ * y0 − y1 + y2 − y3, y0 + 2y1 + 4y2 + 8y3, y0 − 2y1 + 4y2 − 8y3, y3)). */
+#define SSL_DEFINE_TRANSFORMS(vec, suffix, attributes)                                                   \
+    attributes static inline void transform_b##suffix(const vec d[6], vec v[6]) {                        \
+        vec sum12 = d[1] + d[2], difference12 = d[1] - d[2], outer = d[4] - d[2], inner = d[3] - d[1];  \
+        v[0] = 4 * d[0] - 5 * d[2] + d[4];                                                              \
+        v[1] = (d[3] + d[4]) - 4 * sum12;                                                               \
+        v[2] = (d[4] - d[3]) + 4 * difference12;                                                        \
+        v[3] = outer + 2 * inner;                                                                       \
+        v[4] = outer - 2 * inner;                                                                       \
+        v[5] = 4 * d[1] - 5 * d[3] + d[5];                                                              \
+    }                                                                                                   \
+    attributes static inline void transform_a##suffix(const vec m[6], vec y[4]) {                        \
+        vec sum12 = m[1] + m[2], difference12 = m[1] - m[2], sum34 = m[3] + m[4];                       \
+        vec difference34 = m[3] - m[4];                                                                 \
+        y[0] = m[0] + sum12 + sum34;                                                                    \
+        y[1] = difference12 + 2 * difference34;                                                         \
+        y[2] = sum12 + 4 * sum34;                                                                       \
+        y[3] = difference12 + 8 * difference34 + m[5];                                                  \
+    }                                                                                                   \
+    attributes static inline void transform_a_transposed##suffix(const vec y[4], vec m[6]) {             \
+        vec even = y[0] + y[2], odd = y[1] + y[3], even4 = y[0] + 4 * y[2], odd8 = 2 * y[1] + 8 * y[3]; \
+        m[0] = y[0];                                                                                    \
+        m[1] = even + odd;                                                                              \
+        m[2] = even - odd;                                                                              \
+        m[3] = even4 + odd8;                                                                            \
+        m[4] = even4 - odd8;                                                                            \
+        m[5] = y[3];                                                                                    \
+    }
+
+SSL_DEFINE_TRANSFORMS(f4, 4, )
+SSL_DEFINE_TRANSFORMS(f8, 8, SSL_WIDE_TARGET)
+
+/// Writes a tile's four rows of four outputs, rows `row` apart, clipped to `extent`
+/// (rows·8 + columns; 0 writes nothing).
+static inline void store_tile(float *out, long extent, long row, f4 r0, f4 r1, f4 r2, f4 r3) {
+    f4 rows[4] = {r0, r1, r2, r3};
+    if (extent == 4 * 8 + 4) {
+        for (int r = 0; r < 4; r++) store4(out + r * row, rows[r]);
+        return;
+    }
+    long height = extent >> 3, width = extent & 7;
+    for (long r = 0; r < height; r++) {
+        for (long x = 0; x < width; x++) out[r * row + x] = rows[r][x];
+    }
 }
 
-/// Aᵀ = [1 1 1 1 1 0; 0 1 −1 2 −2 0; 0 1 1 4 4 0; 0 1 −1 8 −8 1] along one axis: m[0..5] → y[0..3].
-static inline void transform_a(const f4 m[6], f4 y[4]) {
-    f4 sum12 = m[1] + m[2], difference12 = m[1] - m[2], sum34 = m[3] + m[4], difference34 = m[3] - m[4];
-    y[0] = m[0] + sum12 + sum34;
-    y[1] = difference12 + 2 * difference34;
-    y[2] = sum12 + 4 * sum34;
-    y[3] = difference12 + 8 * difference34 + m[5];
-}
-
-/// A = (Aᵀ)ᵀ along one axis: y[0..3] → m[0..5] (m = (y0, Σy, y0 − y1 + y2 − y3, y0 + 2y1 + 4y2 + 8y3,
-/// y0 − 2y1 + 4y2 − 8y3, y3)).
-static inline void transform_a_transposed(const f4 y[4], f4 m[6]) {
-    f4 even = y[0] + y[2], odd = y[1] + y[3], even4 = y[0] + 4 * y[2], odd8 = 2 * y[1] + 8 * y[3];
-    m[0] = y[0];
-    m[1] = even + odd;
-    m[2] = even - odd;
-    m[3] = even4 + odd8;
-    m[4] = even4 - odd8;
-    m[5] = y[3];
+/// Reads a tile's four rows of four values, rows `row` apart, clipped to `extent` (rows·8 +
+/// columns), zeros past it.
+static inline void load_tile(const float *in, long extent, long row, f4 rows[4]) {
+    if (extent == 4 * 8 + 4) {
+        for (int r = 0; r < 4; r++) rows[r] = load4(in + r * row);
+        return;
+    }
+    long height = extent >> 3, width = extent & 7;
+    for (long r = 0; r < 4; r++) {
+        f4 values = 0;
+        if (r < height) {
+            for (long x = 0; x < width; x++) values[x] = in[r * row + x];
+        }
+        rows[r] = values;
+    }
 }
 
 void ssl_winograd4_transform_input(const float *const *windows, long channels, long plane, long row,
@@ -65,19 +115,70 @@ void ssl_winograd4_transform_input(const float *const *windows, long channels, l
         long shift = c * plane;
         for (int r = 0; r < 6; r++) {
             long offset = shift + r * row;
-            f8 a0 = load8(windows[0] + offset), a1 = load8(windows[1] + offset);
-            f8 a2 = load8(windows[2] + offset), a3 = load8(windows[3] + offset);
-            f4 low[4] = {a0.lo, a1.lo, a2.lo, a3.lo}, high[4] = {a0.hi, a1.hi, a2.hi, a3.hi};
+            f4 low[4], high[4];
+            for (int j = 0; j < 4; j++) {
+                low[j] = load4(windows[j] + offset);
+                high[j] = load4(windows[j] + offset + 4);
+            }
             transpose4(low);
             transpose4(high);
             f4 columns[6] = {low[0], low[1], low[2], low[3], high[0], high[1]};
-            transform_b(columns, rows + 6 * r);
+            transform_b4(columns, rows + 6 * r);
         }
         float *channel_target = target + c * channel_stride;
         for (int k = 0; k < 6; k++) {
             f4 d[6] = {rows[k], rows[6 + k], rows[12 + k], rows[18 + k], rows[24 + k], rows[30 + k]}, v[6];
-            transform_b(d, v);
+            transform_b4(d, v);
             for (int i = 0; i < 6; i++) store4(channel_target + (6 * i + k) * alpha_stride, v[i]);
+        }
+    }
+}
+
+/// Columns 0…5 of the 8×8 block whose rows are r[0..7]: c[x] = (r[0][x], …, r[7][x]).
+SSL_WIDE_TARGET static inline void transpose8_first6(const f8 r[8], f8 c[6]) {
+    f8 t0 = __builtin_shufflevector(r[0], r[1], 0, 8, 1, 9, 4, 12, 5, 13);
+    f8 t1 = __builtin_shufflevector(r[0], r[1], 2, 10, 3, 11, 6, 14, 7, 15);
+    f8 t2 = __builtin_shufflevector(r[2], r[3], 0, 8, 1, 9, 4, 12, 5, 13);
+    f8 t3 = __builtin_shufflevector(r[2], r[3], 2, 10, 3, 11, 6, 14, 7, 15);
+    f8 t4 = __builtin_shufflevector(r[4], r[5], 0, 8, 1, 9, 4, 12, 5, 13);
+    f8 t5 = __builtin_shufflevector(r[4], r[5], 2, 10, 3, 11, 6, 14, 7, 15);
+    f8 t6 = __builtin_shufflevector(r[6], r[7], 0, 8, 1, 9, 4, 12, 5, 13);
+    f8 t7 = __builtin_shufflevector(r[6], r[7], 2, 10, 3, 11, 6, 14, 7, 15);
+    // u0 = x 0 and 4 of rows 0–3, u1 = x 1 and 5, u2 = x 2 (and 6), u3 = x 3 (and 7); u4…u7 rows 4–7.
+    f8 u0 = __builtin_shufflevector(t0, t2, 0, 1, 8, 9, 4, 5, 12, 13);
+    f8 u1 = __builtin_shufflevector(t0, t2, 2, 3, 10, 11, 6, 7, 14, 15);
+    f8 u2 = __builtin_shufflevector(t1, t3, 0, 1, 8, 9, 4, 5, 12, 13);
+    f8 u3 = __builtin_shufflevector(t1, t3, 2, 3, 10, 11, 6, 7, 14, 15);
+    f8 u4 = __builtin_shufflevector(t4, t6, 0, 1, 8, 9, 4, 5, 12, 13);
+    f8 u5 = __builtin_shufflevector(t4, t6, 2, 3, 10, 11, 6, 7, 14, 15);
+    f8 u6 = __builtin_shufflevector(t5, t7, 0, 1, 8, 9, 4, 5, 12, 13);
+    f8 u7 = __builtin_shufflevector(t5, t7, 2, 3, 10, 11, 6, 7, 14, 15);
+    c[0] = __builtin_shufflevector(u0, u4, 0, 1, 2, 3, 8, 9, 10, 11);
+    c[1] = __builtin_shufflevector(u1, u5, 0, 1, 2, 3, 8, 9, 10, 11);
+    c[2] = __builtin_shufflevector(u2, u6, 0, 1, 2, 3, 8, 9, 10, 11);
+    c[3] = __builtin_shufflevector(u3, u7, 0, 1, 2, 3, 8, 9, 10, 11);
+    c[4] = __builtin_shufflevector(u0, u4, 4, 5, 6, 7, 12, 13, 14, 15);
+    c[5] = __builtin_shufflevector(u1, u5, 4, 5, 6, 7, 12, 13, 14, 15);
+}
+
+SSL_WIDE_TARGET
+void ssl_winograd4_transform_input8(const float *const *windows, long channels, long plane, long row,
+                                    long alpha_stride, long channel_stride, float *target) {
+    f8 rows[36];
+    for (long c = 0; c < channels; c++) {
+        long shift = c * plane;
+        for (int r = 0; r < 6; r++) {
+            long offset = shift + r * row;
+            f8 lines[8], columns[6];
+            for (int j = 0; j < 8; j++) lines[j] = load8(windows[j] + offset);
+            transpose8_first6(lines, columns);
+            transform_b8(columns, rows + 6 * r);
+        }
+        float *channel_target = target + c * channel_stride;
+        for (int k = 0; k < 6; k++) {
+            f8 d[6] = {rows[k], rows[6 + k], rows[12 + k], rows[18 + k], rows[24 + k], rows[30 + k]}, v[6];
+            transform_b8(d, v);
+            for (int i = 0; i < 6; i++) store8(channel_target + (6 * i + k) * alpha_stride, v[i]);
         }
     }
 }
@@ -88,25 +189,43 @@ void ssl_winograd4_transform_output(const float *source, long alpha_stride, floa
     for (int k = 0; k < 6; k++) {
         f4 m[6];
         for (int i = 0; i < 6; i++) m[i] = load4(source + (6 * i + k) * alpha_stride);
-        transform_a(m, s[k]);
+        transform_a4(m, s[k]);
     }
-    f4 rows[4][4];  // rows[r][tile]
+    f4 rows[4][4];  // rows[r][x] over the tiles, then, transposed, rows[r][tile]
     for (int r = 0; r < 4; r++) {
         f4 m[6] = {s[0][r], s[1][r], s[2][r], s[3][r], s[4][r], s[5][r]};
-        transform_a(m, rows[r]);
+        transform_a4(m, rows[r]);
         transpose4(rows[r]);
     }
     for (int tile = 0; tile < 4; tile++) {
-        long extent = extents[tile];
-        float *out = targets[tile];
-        if (extent == 4 * 8 + 4) {
-            for (int r = 0; r < 4; r++) store4(out + r * row, rows[r][tile]);
-            continue;
+        store_tile(targets[tile], extents[tile], row, rows[0][tile], rows[1][tile], rows[2][tile], rows[3][tile]);
+    }
+}
+
+SSL_WIDE_TARGET
+void ssl_winograd4_transform_output8(const float *source, long alpha_stride, float *const *targets,
+                                     const long *extents, long row) {
+    f8 s[6][4];
+    for (int k = 0; k < 6; k++) {
+        f8 m[6];
+        for (int i = 0; i < 6; i++) m[i] = load8(source + (6 * i + k) * alpha_stride);
+        transform_a8(m, s[k]);
+    }
+    f4 low[4][4], high[4][4];  // [r][tile] for tiles 0–3 and 4–7
+    for (int r = 0; r < 4; r++) {
+        f8 m[6] = {s[0][r], s[1][r], s[2][r], s[3][r], s[4][r], s[5][r]}, y[4];
+        transform_a8(m, y);
+        for (int x = 0; x < 4; x++) {
+            low[r][x] = y[x].lo;
+            high[r][x] = y[x].hi;
         }
-        long height = extent >> 3, width = extent & 7;
-        for (long r = 0; r < height; r++) {
-            for (long x = 0; x < width; x++) out[r * row + x] = rows[r][tile][x];
-        }
+        transpose4(low[r]);
+        transpose4(high[r]);
+    }
+    for (int tile = 0; tile < 4; tile++) {
+        store_tile(targets[tile], extents[tile], row, low[0][tile], low[1][tile], low[2][tile], low[3][tile]);
+        store_tile(targets[4 + tile], extents[4 + tile], row, high[0][tile], high[1][tile], high[2][tile],
+                   high[3][tile]);
     }
 }
 
@@ -114,29 +233,44 @@ void ssl_winograd4_transform_output_gradient(const float *const *sources, const 
                                              long alpha_stride, float *target) {
     f4 rows[4][4];  // rows[r][tile], then, transposed, rows[r][x] over the tiles
     for (int tile = 0; tile < 4; tile++) {
-        long extent = extents[tile];
-        const float *in = sources[tile];
-        if (extent == 4 * 8 + 4) {
-            for (int r = 0; r < 4; r++) rows[r][tile] = load4(in + r * row);
-            continue;
-        }
-        long height = extent >> 3, width = extent & 7;
-        for (long r = 0; r < 4; r++) {
-            f4 values = 0;
-            if (r < height) {
-                for (long x = 0; x < width; x++) values[x] = in[r * row + x];
-            }
-            rows[r][tile] = values;
-        }
+        f4 tile_rows[4];
+        load_tile(sources[tile], extents[tile], row, tile_rows);
+        for (int r = 0; r < 4; r++) rows[r][tile] = tile_rows[r];
     }
     f4 s[4][6];  // s[r][k]: row r of dY times Aᵀ, over the tiles
     for (int r = 0; r < 4; r++) {
         transpose4(rows[r]);
-        transform_a_transposed(rows[r], s[r]);
+        transform_a_transposed4(rows[r], s[r]);
     }
     for (int k = 0; k < 6; k++) {
         f4 y[4] = {s[0][k], s[1][k], s[2][k], s[3][k]}, m[6];
-        transform_a_transposed(y, m);
+        transform_a_transposed4(y, m);
         for (int i = 0; i < 6; i++) store4(target + (6 * i + k) * alpha_stride, m[i]);
+    }
+}
+
+SSL_WIDE_TARGET
+void ssl_winograd4_transform_output_gradient8(const float *const *sources, const long *extents, long row,
+                                              long alpha_stride, float *target) {
+    f4 low[4][4], high[4][4];  // [r][tile] for tiles 0–3 and 4–7, then, transposed, [r][x]
+    for (int tile = 0; tile < 4; tile++) {
+        f4 tile_rows[4];
+        load_tile(sources[tile], extents[tile], row, tile_rows);
+        for (int r = 0; r < 4; r++) low[r][tile] = tile_rows[r];
+        load_tile(sources[4 + tile], extents[4 + tile], row, tile_rows);
+        for (int r = 0; r < 4; r++) high[r][tile] = tile_rows[r];
+    }
+    f8 s[4][6];  // s[r][k]: row r of dY times Aᵀ, over the eight tiles
+    for (int r = 0; r < 4; r++) {
+        transpose4(low[r]);
+        transpose4(high[r]);
+        f8 y[4];
+        for (int x = 0; x < 4; x++) y[x] = __builtin_shufflevector(low[r][x], high[r][x], 0, 1, 2, 3, 4, 5, 6, 7);
+        transform_a_transposed8(y, s[r]);
+    }
+    for (int k = 0; k < 6; k++) {
+        f8 y[4] = {s[0][k], s[1][k], s[2][k], s[3][k]}, m[6];
+        transform_a_transposed8(y, m);
+        for (int i = 0; i < 6; i++) store8(target + (6 * i + k) * alpha_stride, m[i]);
     }
 }

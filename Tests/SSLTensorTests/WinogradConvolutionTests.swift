@@ -221,7 +221,7 @@ final class WinogradConvolutionTests: XCTestCase {
     /// A 4×4 tile's window that reaches two rows past the padded image would mix what lies there
     /// (the next plane or image) into outputs that are written, up to rounding — and a NaN there
     /// into all of them. Image 1 is all NaN: image 0's outputs must match the direct product,
-    /// with the images copied further (sides 2 and 1 modulo 4) and read in place (sides 3 and 0,
+    /// with the images padded further (sides 2 and 1 modulo 4) and not (sides 3 and 0,
     /// whose one row and column past the image feed only outputs that are not written).
     func testLargeTilesReadNothingPastTheImages() {
         for (height, width) in [(6, 5), (5, 7), (7, 6), (7, 7), (8, 7)] {

@@ -77,13 +77,19 @@ long ssl_fma_peak_avx2(long iterations, float *sink);
 long ssl_fma_peak_generic(long iterations, float *sink);
 
 // Winograd F(4×4, 3×3) transforms of four tiles at a time (winograd_large_tiles.c; vectors
-// over the tiles, portable C). Strides and offsets are in floats.
+// over the tiles, portable C), and of eight with AVX. Strides and offsets are in floats.
 
 /// V[α = 6i + k] = (Bᵀ d B)[i][k] for the 6×6 windows at `windows[0..3]` (each read as six rows of
 /// eight floats, `row` apart; channel c's window `c * plane` further), for every channel:
 /// four floats (one per tile) at `target + α * alpha_stride + c * channel_stride`.
 void ssl_winograd4_transform_input(const float *const *windows, long channels, long plane, long row,
                                    long alpha_stride, long channel_stride, float *target);
+
+/// `ssl_winograd4_transform_input` for eight tiles (`windows[0..7]`, eight floats per channel and
+/// α), with 256-bit vectors: call it only where the CPU has AVX (`ssl_cpu_features`). Each tile's
+/// values are the same bits as the four-tile function's.
+void ssl_winograd4_transform_input8(const float *const *windows, long channels, long plane, long row,
+                                    long alpha_stride, long channel_stride, float *target);
 
 /// Y = Aᵀ M A for four tiles: M[α] (one float per tile) at `source + α * alpha_stride`; tile j's
 /// 4×4 outputs go to `targets[j]` (rows `row` apart), clipped to `extents[j]` (rows·8 + columns;
@@ -97,6 +103,15 @@ void ssl_winograd4_transform_output(const float *source, long alpha_stride, floa
 /// `target + α * alpha_stride`.
 void ssl_winograd4_transform_output_gradient(const float *const *sources, const long *extents, long row,
                                              long alpha_stride, float *target);
+
+/// `ssl_winograd4_transform_output` and `ssl_winograd4_transform_output_gradient` for eight tiles
+/// (`targets[0..7]`, `sources[0..7]`, `extents[0..7]`; eight floats per α), with 256-bit vectors:
+/// call them only where the CPU has AVX. Each tile's values are the same bits as the four-tile
+/// functions'.
+void ssl_winograd4_transform_output8(const float *source, long alpha_stride, float *const *targets,
+                                     const long *extents, long row);
+void ssl_winograd4_transform_output_gradient8(const float *const *sources, const long *extents, long row,
+                                              long alpha_stride, float *target);
 
 #ifdef __cplusplus
 }

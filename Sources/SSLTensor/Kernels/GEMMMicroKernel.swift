@@ -43,6 +43,10 @@ public enum GEMMMicroKernel: String, Sendable, CaseIterable {
         }
     }
 
+    /// Whether the kernel runs on a CPU with AVX (every family but the portable one), so that
+    /// other kernels may use 256-bit vectors alongside it.
+    @inlinable var runsOnAVX: Bool { self != .portable }
+
     /// The fastest kernel this CPU supports, unless `SSL_GEMM_KERNEL` names another supported
     /// one.
     public static var best: GEMMMicroKernel {

@@ -39,11 +39,11 @@ extension WinogradConvolution {
     /// `transformInputLargeTiles`.
     static func transformInput(
         tiles: WinogradTiles, table: TileTable, layout: BlockLayout, channels: Int, tileColumns nr: Int,
-        into transformed: UnsafeMutablePointer<Float>
+        kernel: GEMMMicroKernel, into transformed: UnsafeMutablePointer<Float>
     ) {
         if tiles.size == 4 {
             transformInputLargeTiles(tiles: tiles, table: table, layout: layout, channels: channels, tileColumns: nr,
-                                     into: transformed)
+                                     wide: kernel.runsOnAVX, into: transformed)
             return
         }
         let alphaBytes = layout.transformedStride &* 4, channelBytes = nr &* 4
@@ -114,11 +114,11 @@ extension WinogradConvolution {
     /// to `transformOutputLargeTiles`.
     static func transformOutput(
         _ products: UnsafePointer<Float>, tiles: WinogradTiles, table: TileTable, layout: BlockLayout, usedTiles: Int,
-        outChannels m: Int, into output: UnsafeMutablePointer<Float>
+        outChannels m: Int, kernel: GEMMMicroKernel, into output: UnsafeMutablePointer<Float>
     ) {
         if tiles.size == 4 {
             transformOutputLargeTiles(products, tiles: tiles, table: table, layout: layout, usedTiles: usedTiles,
-                                      outChannels: m, into: output)
+                                      outChannels: m, wide: kernel.runsOnAVX, into: output)
             return
         }
         let blockTiles = layout.tiles

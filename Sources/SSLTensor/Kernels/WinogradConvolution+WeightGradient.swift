@@ -80,9 +80,9 @@ extension WinogradConvolution {
                     tiles.fill(table, first: first, count: count) { images.start(of: $0, worker: worker) }
                     // V[α][c][slot]: the forward's input transform with one sliver as wide as the block.
                     transformInput(tiles: tiles, table: table, layout: layout, channels: channels, tileColumns: blockTiles,
-                                   into: transformed)
+                                   kernel: context.gemmKernel, into: transformed)
                     transformOutputGradient(UnsafePointer(gradient.base), tiles: tiles, table: table, layout: layout,
-                                            outChannels: m, into: products)
+                                            outChannels: m, kernel: context.gemmKernel, into: products)
                     for alpha in 0..<slices {
                         gemm(m: m, n: channels, k: count,
                              a: MatrixOperand(base: products + alpha * layout.productStride, rowStride: blockTiles,
@@ -154,11 +154,11 @@ extension WinogradConvolution {
     /// `transformOutputGradientLargeTiles`.
     static func transformOutputGradient(
         _ gradient: UnsafePointer<Float>, tiles: WinogradTiles, table: TileTable, layout: BlockLayout, outChannels m: Int,
-        into products: UnsafeMutablePointer<Float>
+        kernel: GEMMMicroKernel, into products: UnsafeMutablePointer<Float>
     ) {
         if tiles.size == 4 {
             transformOutputGradientLargeTiles(gradient, tiles: tiles, table: table, layout: layout, outChannels: m,
-                                              into: products)
+                                              wide: kernel.runsOnAVX, into: products)
             return
         }
         let alphaBytes = layout.productStride &* 4

@@ -168,12 +168,12 @@ enum WinogradConvolution {
                     images.prepare(first: first, count: count, worker: worker)
                     tiles.fill(table, first: first, count: count) { images.start(of: $0, worker: worker) }
                     transformInput(tiles: tiles, table: table, layout: layout, channels: channels, tileColumns: nr,
-                                   into: transformed)
+                                   kernel: kernel, into: transformed)
                     multiply(weights: UnsafePointer(weights.base), transformed: UnsafePointer(transformed),
                              into: products, layout: layout, outChannels: m, paddedRows: paddedRows, channels: channels,
                              panels: panels, usedTiles: count, kernel: kernel, slices: slices)
                     transformOutput(UnsafePointer(products), tiles: tiles, table: table, layout: layout,
-                                    usedTiles: count, outChannels: m, into: result.base)
+                                    usedTiles: count, outChannels: m, kernel: kernel, into: result.base)
                 }
             }
         }
