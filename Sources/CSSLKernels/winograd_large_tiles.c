@@ -108,32 +108,6 @@ static inline void load_tile(const float *in, long extent, long row, f4 rows[4])
     }
 }
 
-void ssl_winograd4_transform_input(const float *const *windows, long channels, long plane, long row,
-                                   long alpha_stride, long channel_stride, float *target) {
-    f4 rows[36];
-    for (long c = 0; c < channels; c++) {
-        long shift = c * plane;
-        for (int r = 0; r < 6; r++) {
-            long offset = shift + r * row;
-            f4 low[4], high[4];
-            for (int j = 0; j < 4; j++) {
-                low[j] = load4(windows[j] + offset);
-                high[j] = load4(windows[j] + offset + 4);
-            }
-            transpose4(low);
-            transpose4(high);
-            f4 columns[6] = {low[0], low[1], low[2], low[3], high[0], high[1]};
-            transform_b4(columns, rows + 6 * r);
-        }
-        float *channel_target = target + c * channel_stride;
-        for (int k = 0; k < 6; k++) {
-            f4 d[6] = {rows[k], rows[6 + k], rows[12 + k], rows[18 + k], rows[24 + k], rows[30 + k]}, v[6];
-            transform_b4(d, v);
-            for (int i = 0; i < 6; i++) store4(channel_target + (6 * i + k) * alpha_stride, v[i]);
-        }
-    }
-}
-
 /// Columns 0…5 of the 8×8 block whose rows are r[0..7]: c[x] = (r[0][x], …, r[7][x]).
 SSL_WIDE_TARGET static inline void transpose8_first6(const f8 r[8], f8 c[6]) {
     f8 t0 = __builtin_shufflevector(r[0], r[1], 0, 8, 1, 9, 4, 12, 5, 13);
@@ -161,36 +135,72 @@ SSL_WIDE_TARGET static inline void transpose8_first6(const f8 r[8], f8 c[6]) {
     c[5] = __builtin_shufflevector(u1, u5, 4, 5, 6, 7, 12, 13, 14, 15);
 }
 
-SSL_WIDE_TARGET
-void ssl_winograd4_transform_input8(const float *const *windows, long channels, long plane, long row,
-                                    long alpha_stride, long channel_stride, float *target) {
-    f8 rows[36];
-    for (long c = 0; c < channels; c++) {
-        long shift = c * plane;
-        for (int r = 0; r < 6; r++) {
-            long offset = shift + r * row;
-            f8 lines[8], columns[6];
-            for (int j = 0; j < 8; j++) lines[j] = load8(windows[j] + offset);
-            transpose8_first6(lines, columns);
-            transform_b8(columns, rows + 6 * r);
-        }
-        float *channel_target = target + c * channel_stride;
-        for (int k = 0; k < 6; k++) {
-            f8 d[6] = {rows[k], rows[6 + k], rows[12 + k], rows[18 + k], rows[24 + k], rows[30 + k]}, v[6];
-            transform_b8(d, v);
-            for (int i = 0; i < 6; i++) store8(channel_target + (6 * i + k) * alpha_stride, v[i]);
-        }
+/// Columns 0…5 of the six-float rows of four windows at `offset`, each over the four tiles
+/// (each row read as eight floats).
+static inline void window_columns4(const float *const *windows, long offset, f4 columns[6]) {
+    f4 low[4], high[4];
+    for (int j = 0; j < 4; j++) {
+        low[j] = load4(windows[j] + offset);
+        high[j] = load4(windows[j] + offset + 4);
     }
+    transpose4(low);
+    transpose4(high);
+    for (int x = 0; x < 4; x++) columns[x] = low[x];
+    columns[4] = high[0];
+    columns[5] = high[1];
 }
+
+/// The same for eight windows, over the eight tiles.
+SSL_WIDE_TARGET static inline void window_columns8(const float *const *windows, long offset, f8 columns[6]) {
+    f8 lines[8];
+    for (int j = 0; j < 8; j++) lines[j] = load8(windows[j] + offset);
+    transpose8_first6(lines, columns);
+}
+
+/* The input transform, defined once for both widths: Bᵀ along each of the window's six rows
+ * (over its columns), then along the columns, stored per α. */
+#define SSL_DEFINE_INPUT_TRANSFORM(name, vec, suffix, attributes, store)                                 \
+    attributes void name(const float *const *windows, long channels, long plane, long row,               \
+                         long alpha_stride, long channel_stride, float *target) {                        \
+        vec rows[36];                                                                                     \
+        for (long c = 0; c < channels; c++) {                                                             \
+            for (int r = 0; r < 6; r++) {                                                                 \
+                vec columns[6];                                                                           \
+                window_columns##suffix(windows, c * plane + r * row, columns);                           \
+                transform_b##suffix(columns, rows + 6 * r);                                               \
+            }                                                                                             \
+            float *channel_target = target + c * channel_stride;                                          \
+            for (int k = 0; k < 6; k++) {                                                                 \
+                vec d[6] = {rows[k], rows[6 + k], rows[12 + k], rows[18 + k], rows[24 + k], rows[30 + k]}; \
+                vec v[6];                                                                                 \
+                transform_b##suffix(d, v);                                                                \
+                for (int i = 0; i < 6; i++) store(channel_target + (6 * i + k) * alpha_stride, v[i]);     \
+            }                                                                                             \
+        }                                                                                                 \
+    }
+
+SSL_DEFINE_INPUT_TRANSFORM(ssl_winograd4_transform_input, f4, 4, , store4)
+SSL_DEFINE_INPUT_TRANSFORM(ssl_winograd4_transform_input8, f8, 8, SSL_WIDE_TARGET, store8)
+
+/* The output transform's first pass, for both widths: Aᵀ along each column k of M (its six α
+ * = 6i + k, loaded from `source`), s[k][r] for the four rows r. */
+#define SSL_DEFINE_OUTPUT_COLUMNS(vec, suffix, attributes, load)                                      \
+    attributes static inline void transform_a_columns##suffix(const float *source, long alpha_stride,  \
+                                                              vec s[6][4]) {                           \
+        for (int k = 0; k < 6; k++) {                                                                  \
+            vec m[6];                                                                                  \
+            for (int i = 0; i < 6; i++) m[i] = load(source + (6 * i + k) * alpha_stride);              \
+            transform_a##suffix(m, s[k]);                                                              \
+        }                                                                                              \
+    }
+
+SSL_DEFINE_OUTPUT_COLUMNS(f4, 4, , load4)
+SSL_DEFINE_OUTPUT_COLUMNS(f8, 8, SSL_WIDE_TARGET, load8)
 
 void ssl_winograd4_transform_output(const float *source, long alpha_stride, float *const *targets,
                                     const long *extents, long row) {
     f4 s[6][4];
-    for (int k = 0; k < 6; k++) {
-        f4 m[6];
-        for (int i = 0; i < 6; i++) m[i] = load4(source + (6 * i + k) * alpha_stride);
-        transform_a4(m, s[k]);
-    }
+    transform_a_columns4(source, alpha_stride, s);
     f4 rows[4][4];  // rows[r][x] over the tiles, then, transposed, rows[r][tile]
     for (int r = 0; r < 4; r++) {
         f4 m[6] = {s[0][r], s[1][r], s[2][r], s[3][r], s[4][r], s[5][r]};
@@ -206,11 +216,7 @@ SSL_WIDE_TARGET
 void ssl_winograd4_transform_output8(const float *source, long alpha_stride, float *const *targets,
                                      const long *extents, long row) {
     f8 s[6][4];
-    for (int k = 0; k < 6; k++) {
-        f8 m[6];
-        for (int i = 0; i < 6; i++) m[i] = load8(source + (6 * i + k) * alpha_stride);
-        transform_a8(m, s[k]);
-    }
+    transform_a_columns8(source, alpha_stride, s);
     f4 low[4][4], high[4][4];  // [r][tile] for tiles 0–3 and 4–7
     for (int r = 0; r < 4; r++) {
         f8 m[6] = {s[0][r], s[1][r], s[2][r], s[3][r], s[4][r], s[5][r]}, y[4];
