@@ -2,8 +2,9 @@
  * Swift driver: C = A·B for 512x1024x1024 (C's leading dimension 1024), panels of depth 256,
  * blocks of 192 rows, B slivers outer and A slivers inner as in gemm. It compares the
  * library's kernel (which prefetches its C tile when it starts) with the same kernel without
- * that prefetch, and with a C tile that stays in L1 (the bound prefetching can approach).
- * Alternated runs, median and quartiles of GFLOP/s:
+ * that prefetch, with a C tile that stays in L1 (the bound prefetching can approach), and with
+ * three variants of its loop: unrolled four times, without the B prefetch, and prefetching A
+ * too. Alternated runs, median and quartiles of GFLOP/s:
  *
  *     clang -O2 -I Sources/CSSLKernels/include Benchmarks/microkernel_loop.c \
  *         Sources/CSSLKernels/gemm_microkernels.c -o /tmp/microkernel_loop && /tmp/microkernel_loop
@@ -45,6 +46,65 @@ __attribute__((target("avx2,fma"))) static void kernel_without_c_prefetch(
         const __m256 b0 = _mm256_loadu_ps(b);
         const __m256 b1 = _mm256_loadu_ps(b + 8);
         _mm_prefetch((const char *)(b + 128), _MM_HINT_T0);
+        ROWS6(ROW)
+        a += 6;
+        b += 16;
+    }
+    const __m256 va = _mm256_set1_ps(alpha);
+    const __m256 vb = _mm256_set1_ps(beta);
+    ROWS6(STORE)
+}
+
+
+/* The loop unrolled four times (one prefetch of B per two steps). */
+__attribute__((target("avx2,fma"))) static void kernel_unroll4(
+    long k, const float *a, const float *b, float *c, long ldc, float alpha, float beta) {
+    ROWS6(ZERO)
+    long p = 0;
+    for (; p + 4 <= k; p += 4) {
+#define STEP(u) { const __m256 b0 = _mm256_loadu_ps(b + 16 * (u)); const __m256 b1 = _mm256_loadu_ps(b + 16 * (u) + 8); \
+        const float *a0 = a + 6 * (u); \
+        { const __m256 av = _mm256_broadcast_ss(a0 + 0); acc00 = _mm256_fmadd_ps(av, b0, acc00); acc01 = _mm256_fmadd_ps(av, b1, acc01); } \
+        { const __m256 av = _mm256_broadcast_ss(a0 + 1); acc10 = _mm256_fmadd_ps(av, b0, acc10); acc11 = _mm256_fmadd_ps(av, b1, acc11); } \
+        { const __m256 av = _mm256_broadcast_ss(a0 + 2); acc20 = _mm256_fmadd_ps(av, b0, acc20); acc21 = _mm256_fmadd_ps(av, b1, acc21); } \
+        { const __m256 av = _mm256_broadcast_ss(a0 + 3); acc30 = _mm256_fmadd_ps(av, b0, acc30); acc31 = _mm256_fmadd_ps(av, b1, acc31); } \
+        { const __m256 av = _mm256_broadcast_ss(a0 + 4); acc40 = _mm256_fmadd_ps(av, b0, acc40); acc41 = _mm256_fmadd_ps(av, b1, acc41); } \
+        { const __m256 av = _mm256_broadcast_ss(a0 + 5); acc50 = _mm256_fmadd_ps(av, b0, acc50); acc51 = _mm256_fmadd_ps(av, b1, acc51); } }
+        _mm_prefetch((const char *)(b + 128), _MM_HINT_T0);
+        STEP(0) STEP(1)
+        _mm_prefetch((const char *)(b + 160), _MM_HINT_T0);
+        STEP(2) STEP(3)
+        a += 24; b += 64;
+    }
+    for (; p < k; ++p) { STEP(0) a += 6; b += 16; }
+    const __m256 va = _mm256_set1_ps(alpha);
+    const __m256 vb = _mm256_set1_ps(beta);
+    ROWS6(STORE)
+}
+/* Without the prefetch of B. */
+__attribute__((target("avx2,fma"))) static void kernel_noprefetch(
+    long k, const float *a, const float *b, float *c, long ldc, float alpha, float beta) {
+    ROWS6(ZERO)
+    for (long p = 0; p < k; ++p) {
+        const __m256 b0 = _mm256_loadu_ps(b);
+        const __m256 b1 = _mm256_loadu_ps(b + 8);
+        ROWS6(ROW)
+        a += 6;
+        b += 16;
+    }
+    const __m256 va = _mm256_set1_ps(alpha);
+    const __m256 vb = _mm256_set1_ps(beta);
+    ROWS6(STORE)
+}
+/* Prefetching A too, 16 steps ahead. */
+__attribute__((target("avx2,fma"))) static void kernel_prefetch_a(
+    long k, const float *a, const float *b, float *c, long ldc, float alpha, float beta) {
+    ROWS6(ZERO)
+    for (long p = 0; p < k; ++p) {
+        const __m256 b0 = _mm256_loadu_ps(b);
+        const __m256 b1 = _mm256_loadu_ps(b + 8);
+        _mm_prefetch((const char *)(b + 128), _MM_HINT_T0);
+        _mm_prefetch((const char *)(a + 96), _MM_HINT_T0);
         ROWS6(ROW)
         a += 6;
         b += 16;
@@ -100,11 +160,14 @@ int main(void) {
         {"library kernel (prefetches C)", ssl_sgemm_kernel_6x16_avx2, 0},
         {"without the C prefetch", kernel_without_c_prefetch, 0},
         {"C tile kept in L1 (bound)", ssl_sgemm_kernel_6x16_avx2, 1},
+        {"unroll4", kernel_unroll4, 0},
+        {"no B prefetch", kernel_noprefetch, 0},
+        {"prefetch A", kernel_prefetch_a, 0},
     };
-    double results[3][RUNS];
+    double results[6][RUNS];
     for (int run = 0; run < RUNS; ++run)
-        for (int i = 0; i < 3; ++i) results[i][run] = gflops(cases[i].kernel, cases[i].tile_in_l1);
-    for (int i = 0; i < 3; ++i) {
+        for (int i = 0; i < 6; ++i) results[i][run] = gflops(cases[i].kernel, cases[i].tile_in_l1);
+    for (int i = 0; i < 6; ++i) {
         qsort(results[i], RUNS, sizeof(double), ascending);
         printf("%-30s median %5.1f GFLOP/s (quartiles %5.1f, %5.1f)\n", cases[i].name, results[i][RUNS / 2],
                results[i][RUNS / 4], results[i][3 * RUNS / 4]);
