@@ -38,74 +38,56 @@
         }                                                                                          \
     }
 
-/* The library's kernel as it was before the C prefetch. */
-__attribute__((target("avx2,fma"))) static void kernel_without_c_prefetch(
-    long k, const float *a, const float *b, float *c, long ldc, float alpha, float beta) {
-    ROWS6(ZERO)
-    for (long p = 0; p < k; ++p) {
-        const __m256 b0 = _mm256_loadu_ps(b);
-        const __m256 b1 = _mm256_loadu_ps(b + 8);
-        _mm_prefetch((const char *)(b + 128), _MM_HINT_T0);
-        ROWS6(ROW)
-        a += 6;
-        b += 16;
+/* The library's kernel without its C prefetch, optionally without its B prefetch or with an
+ * A prefetch (16 steps ahead) as well. */
+#define LOOP_KERNEL(name, prefetch_b, prefetch_a)                                                   \
+    __attribute__((target("avx2,fma"))) static void name(long k, const float *a, const float *b,    \
+                                                         float *c, long ldc, float alpha, float beta) { \
+        ROWS6(ZERO)                                                                                 \
+        for (long p = 0; p < k; ++p) {                                                              \
+            const __m256 b0 = _mm256_loadu_ps(b);                                                   \
+            const __m256 b1 = _mm256_loadu_ps(b + 8);                                               \
+            if (prefetch_b) _mm_prefetch((const char *)(b + 128), _MM_HINT_T0);                     \
+            if (prefetch_a) _mm_prefetch((const char *)(a + 96), _MM_HINT_T0);                      \
+            ROWS6(ROW)                                                                              \
+            a += 6;                                                                                 \
+            b += 16;                                                                                \
+        }                                                                                           \
+        const __m256 va = _mm256_set1_ps(alpha);                                                    \
+        const __m256 vb = _mm256_set1_ps(beta);                                                     \
+        ROWS6(STORE)                                                                                \
     }
-    const __m256 va = _mm256_set1_ps(alpha);
-    const __m256 vb = _mm256_set1_ps(beta);
-    ROWS6(STORE)
-}
+LOOP_KERNEL(kernel_without_c_prefetch, 1, 0)
+LOOP_KERNEL(kernel_without_any_prefetch, 0, 0)
+LOOP_KERNEL(kernel_prefetching_a, 1, 1)
 
+/* One depth step of the unrolled loop: step u of the four, reading A and B u steps further. */
+#define UNROLLED_STEP(u)                                                \
+    {                                                                   \
+        const __m256 b0 = _mm256_loadu_ps(b + 16 * (u));                \
+        const __m256 b1 = _mm256_loadu_ps(b + 16 * (u) + 8);            \
+        const float *const step_a = a + 6 * (u);                        \
+        {                                                               \
+            const float *a = step_a;                                    \
+            ROWS6(ROW)                                                  \
+        }                                                               \
+    }
 
 /* The loop unrolled four times (one prefetch of B per two steps). */
-__attribute__((target("avx2,fma"))) static void kernel_unroll4(
+__attribute__((target("avx2,fma"))) static void kernel_unrolled(
     long k, const float *a, const float *b, float *c, long ldc, float alpha, float beta) {
     ROWS6(ZERO)
     long p = 0;
     for (; p + 4 <= k; p += 4) {
-#define STEP(u) { const __m256 b0 = _mm256_loadu_ps(b + 16 * (u)); const __m256 b1 = _mm256_loadu_ps(b + 16 * (u) + 8); \
-        const float *a0 = a + 6 * (u); \
-        { const __m256 av = _mm256_broadcast_ss(a0 + 0); acc00 = _mm256_fmadd_ps(av, b0, acc00); acc01 = _mm256_fmadd_ps(av, b1, acc01); } \
-        { const __m256 av = _mm256_broadcast_ss(a0 + 1); acc10 = _mm256_fmadd_ps(av, b0, acc10); acc11 = _mm256_fmadd_ps(av, b1, acc11); } \
-        { const __m256 av = _mm256_broadcast_ss(a0 + 2); acc20 = _mm256_fmadd_ps(av, b0, acc20); acc21 = _mm256_fmadd_ps(av, b1, acc21); } \
-        { const __m256 av = _mm256_broadcast_ss(a0 + 3); acc30 = _mm256_fmadd_ps(av, b0, acc30); acc31 = _mm256_fmadd_ps(av, b1, acc31); } \
-        { const __m256 av = _mm256_broadcast_ss(a0 + 4); acc40 = _mm256_fmadd_ps(av, b0, acc40); acc41 = _mm256_fmadd_ps(av, b1, acc41); } \
-        { const __m256 av = _mm256_broadcast_ss(a0 + 5); acc50 = _mm256_fmadd_ps(av, b0, acc50); acc51 = _mm256_fmadd_ps(av, b1, acc51); } }
         _mm_prefetch((const char *)(b + 128), _MM_HINT_T0);
-        STEP(0) STEP(1)
+        UNROLLED_STEP(0) UNROLLED_STEP(1)
         _mm_prefetch((const char *)(b + 160), _MM_HINT_T0);
-        STEP(2) STEP(3)
-        a += 24; b += 64;
+        UNROLLED_STEP(2) UNROLLED_STEP(3)
+        a += 24;
+        b += 64;
     }
-    for (; p < k; ++p) { STEP(0) a += 6; b += 16; }
-    const __m256 va = _mm256_set1_ps(alpha);
-    const __m256 vb = _mm256_set1_ps(beta);
-    ROWS6(STORE)
-}
-/* Without the prefetch of B. */
-__attribute__((target("avx2,fma"))) static void kernel_noprefetch(
-    long k, const float *a, const float *b, float *c, long ldc, float alpha, float beta) {
-    ROWS6(ZERO)
-    for (long p = 0; p < k; ++p) {
-        const __m256 b0 = _mm256_loadu_ps(b);
-        const __m256 b1 = _mm256_loadu_ps(b + 8);
-        ROWS6(ROW)
-        a += 6;
-        b += 16;
-    }
-    const __m256 va = _mm256_set1_ps(alpha);
-    const __m256 vb = _mm256_set1_ps(beta);
-    ROWS6(STORE)
-}
-/* Prefetching A too, 16 steps ahead. */
-__attribute__((target("avx2,fma"))) static void kernel_prefetch_a(
-    long k, const float *a, const float *b, float *c, long ldc, float alpha, float beta) {
-    ROWS6(ZERO)
-    for (long p = 0; p < k; ++p) {
-        const __m256 b0 = _mm256_loadu_ps(b);
-        const __m256 b1 = _mm256_loadu_ps(b + 8);
-        _mm_prefetch((const char *)(b + 128), _MM_HINT_T0);
-        _mm_prefetch((const char *)(a + 96), _MM_HINT_T0);
-        ROWS6(ROW)
+    for (; p < k; ++p) {
+        UNROLLED_STEP(0)
         a += 6;
         b += 16;
     }
@@ -160,9 +142,9 @@ int main(void) {
         {"library kernel (prefetches C)", ssl_sgemm_kernel_6x16_avx2, 0},
         {"without the C prefetch", kernel_without_c_prefetch, 0},
         {"C tile kept in L1 (bound)", ssl_sgemm_kernel_6x16_avx2, 1},
-        {"unroll4", kernel_unroll4, 0},
-        {"no B prefetch", kernel_noprefetch, 0},
-        {"prefetch A", kernel_prefetch_a, 0},
+        {"loop unrolled four times", kernel_unrolled, 0},
+        {"without any prefetch", kernel_without_any_prefetch, 0},
+        {"prefetching A too", kernel_prefetching_a, 0},
     };
     double results[6][RUNS];
     for (int run = 0; run < RUNS; ++run)
