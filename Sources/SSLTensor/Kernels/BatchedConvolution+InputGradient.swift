@@ -22,9 +22,8 @@ extension BatchedConvolution {
             inputGradient.update(repeating: 0, count: batch * imageSize)
             return
         }
-        // A tile of NR columns reaches at most ⌈NR / positions⌉ + 1 consecutive images (and never
-        // more than the batch).
-        let slots = min(batch, (nr + positions - 1) / positions + 1)
+        // A tile of NR columns reaches at most ⌈NR / positions⌉ + 1 consecutive images.
+        let slots = PaddedImages.ringSlots(run: nr, unitsPerImage: positions, batch: batch)
         let pool = context.bufferPool
         let threads = min(context.threadCount, batch)
         let paddedImageSize = PaddedImages.imageSize(geometry)

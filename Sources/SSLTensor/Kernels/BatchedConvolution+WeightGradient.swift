@@ -31,7 +31,8 @@ extension BatchedConvolution {
         let threads = max(1, min(context.threadCount, total / depthStep))
         let padsImages = geometry.padding > 0
         // Never more slots than images: the ring is then at most the batch's padded copy per worker.
-        let slots = padsImages ? min(batch, (depthStep + positions - 1) / positions + 1) : Int.max
+        let slots = padsImages
+            ? PaddedImages.ringSlots(run: depthStep, unitsPerImage: positions, batch: batch) : Int.max
         let paddedImageSize = PaddedImages.imageSize(geometry)
         let ringSize = padsImages ? slots * paddedImageSize : 0
         let inputImageSize = geometry.channels * geometry.height * geometry.width

@@ -32,6 +32,13 @@ struct PaddedImages: @unchecked Sendable {
         return (s, (geometry.height + 2 * geometry.padding + s - 1) / s, (geometry.width + 2 * geometry.padding + s - 1) / s)
     }
 
+    /// Slots in a worker's ring of padded images that a run of `run` consecutive units (output
+    /// positions, tiles), starting anywhere in a batch of `batch` images of `unitsPerImage` units,
+    /// can need at once: ⌈run / unitsPerImage⌉ + 1 images, never more than the batch.
+    static func ringSlots(run: Int, unitsPerImage: Int, batch: Int) -> Int {
+        min(batch, (run + unitsPerImage - 1) / unitsPerImage + 1)
+    }
+
     /// Floats of one padded image of `geometry`, in its layout.
     static func imageSize(_ geometry: ConvolutionGeometry) -> Int {
         let shape = phaseShape(geometry)

@@ -54,8 +54,8 @@ struct TileImages: @unchecked Sendable {
         readsInput = geometry.padding == 0 && tiles.paddedHeight == geometry.height
             && tiles.paddedWidth == geometry.width
         let imageSize = tiles.inputImageSize, room = 2 * tiles.paddedWidth + 16
-        // Tiles t…t + blockTiles − 1 span at most (blockTiles − 1) / tilesPerImage + 2 images.
-        slots = readsInput ? 1 : min(batch, (blockTiles - 1) / tiles.tilesPerImage + 2)
+        slots = readsInput
+            ? 1 : PaddedImages.ringSlots(run: blockTiles, unitsPerImage: tiles.tilesPerImage, batch: batch)
         slotStride = BlockLayout.staggered(imageSize + room)
         let slotCount = readsInput ? 1 : workers * slots
         let allocation = pool.allocate(count: slotCount * slotStride)
