@@ -77,7 +77,8 @@ long ssl_fma_peak_avx2(long iterations, float *sink);
 long ssl_fma_peak_generic(long iterations, float *sink);
 
 // Winograd F(4×4, 3×3) transforms of four tiles at a time (winograd_large_tiles.c; vectors
-// over the tiles, portable C), and of eight with AVX. Strides and offsets are in floats.
+// over the tiles, portable C), of eight with AVX and of sixteen with AVX-512. Strides and offsets
+// are in floats.
 
 /// V[α = 6i + k] = (Bᵀ d B)[i][k] for the 6×6 windows at `windows[0..3]` (each read as six rows of
 /// eight floats, `row` apart; channel c's window `c * plane` further), for every channel:
@@ -112,6 +113,16 @@ void ssl_winograd4_transform_output8(const float *source, long alpha_stride, flo
                                      const long *extents, long row);
 void ssl_winograd4_transform_output_gradient8(const float *const *sources, const long *extents, long row,
                                               long alpha_stride, float *target);
+
+/// The three transforms for sixteen tiles (sixteen windows, targets, sources and extents; sixteen
+/// floats per α), with 512-bit vectors: call them only where the CPU has AVX-512F. Each tile's
+/// values are the same bits as the four-tile functions'.
+void ssl_winograd4_transform_input16(const float *const *windows, long channels, long plane, long row,
+                                     long alpha_stride, long channel_stride, float *target);
+void ssl_winograd4_transform_output16(const float *source, long alpha_stride, float *const *targets,
+                                      const long *extents, long row);
+void ssl_winograd4_transform_output_gradient16(const float *const *sources, const long *extents, long row,
+                                               long alpha_stride, float *target);
 
 #ifdef __cplusplus
 }

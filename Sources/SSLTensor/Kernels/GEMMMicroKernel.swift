@@ -43,9 +43,16 @@ public enum GEMMMicroKernel: String, Sendable, CaseIterable {
         }
     }
 
-    /// Whether the kernel runs on a CPU with AVX (every family but the portable one), so that
-    /// other kernels may use 256-bit vectors alongside it.
-    @inlinable var runsOnAVX: Bool { self != .portable }
+    /// The most tiles Winograd F(4×4, 3×3)'s transforms take at a time on a CPU that runs this
+    /// family: sixteen in 512-bit vectors with AVX-512, eight in 256-bit ones with AVX2 (which
+    /// implies AVX), four in portable C vectors otherwise.
+    @inlinable var winogradTileGroup: Int {
+        switch self {
+        case .avx512: 16
+        case .avx2: 8
+        case .portable: 4
+        }
+    }
 
     /// The fastest kernel this CPU supports, unless `SSL_GEMM_KERNEL` names another supported
     /// one.

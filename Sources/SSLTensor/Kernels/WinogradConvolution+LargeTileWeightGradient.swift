@@ -54,25 +54,30 @@ extension WinogradConvolution {
 
     /// dM[α][o][slot] = (A dY Aᵀ)[α] for the 4×4 output-gradient tile dY of every slot and
     /// output channel (zeros past the output's edge and for empty slots), at
-    /// `products + α·productStride + o·layout.tiles + slot`: eight slots at a time by
-    /// `ssl_winograd4_transform_output_gradient8` where `wide` (the CPU has AVX), else four by
-    /// `ssl_winograd4_transform_output_gradient` (the same bits either way).
+    /// `products + α·productStride + o·layout.tiles + slot`: up to `widestGroup` slots at a time,
+    /// as `transformInputLargeTiles` takes them (`ssl_winograd4_transform_output_gradient16`,
+    /// `…8` or `ssl_winograd4_transform_output_gradient`; the same bits either way).
     static func transformOutputGradientLargeTiles(
         _ gradient: UnsafePointer<Float>, tiles: WinogradTiles, table: TileTable, layout: BlockLayout, outChannels m: Int,
-        wide: Bool, into products: UnsafeMutablePointer<Float>
+        widestGroup: Int, into products: UnsafeMutablePointer<Float>
     ) {
-        withUnsafeTemporaryAllocation(of: UnsafePointer<Float>?.self, capacity: 8) { sources in
+        withUnsafeTemporaryAllocation(of: UnsafePointer<Float>?.self, capacity: 16) { sources in
             for o in 0..<m {
                 let channel = gradient + o * tiles.outputPlane
                 var slot = 0
                 while slot < layout.tiles {
-                    let group = wide && slot + 8 <= layout.tiles ? 8 : 4
+                    let group = tileGroup(widest: widestGroup, room: layout.tiles - slot)
                     for j in 0..<group { sources[j] = channel + table.outputOffsets[slot + j] }
-                    if group == 8 {
+                    switch group {
+                    case 16:
+                        ssl_winograd4_transform_output_gradient16(sources.baseAddress, table.outputExtents + slot,
+                                                                  tiles.outputWidth, layout.productStride,
+                                                                  products + o * layout.tiles + slot)
+                    case 8:
                         ssl_winograd4_transform_output_gradient8(sources.baseAddress, table.outputExtents + slot,
                                                                  tiles.outputWidth, layout.productStride,
                                                                  products + o * layout.tiles + slot)
-                    } else {
+                    default:
                         ssl_winograd4_transform_output_gradient(sources.baseAddress, table.outputExtents + slot,
                                                                 tiles.outputWidth, layout.productStride,
                                                                 products + o * layout.tiles + slot)

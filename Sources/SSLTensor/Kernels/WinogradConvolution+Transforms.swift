@@ -43,7 +43,7 @@ extension WinogradConvolution {
     ) {
         if tiles.size == 4 {
             transformInputLargeTiles(tiles: tiles, table: table, layout: layout, channels: channels, tileColumns: nr,
-                                     wide: kernel.runsOnAVX, into: transformed)
+                                     widestGroup: kernel.winogradTileGroup, into: transformed)
             return
         }
         let alphaBytes = layout.transformedStride &* 4, channelBytes = nr &* 4
@@ -118,7 +118,7 @@ extension WinogradConvolution {
     ) {
         if tiles.size == 4 {
             transformOutputLargeTiles(products, tiles: tiles, table: table, layout: layout, usedTiles: usedTiles,
-                                      outChannels: m, wide: kernel.runsOnAVX, into: output)
+                                      outChannels: m, widestGroup: kernel.winogradTileGroup, into: output)
             return
         }
         let blockTiles = layout.tiles

@@ -158,7 +158,7 @@ extension WinogradConvolution {
     ) {
         if tiles.size == 4 {
             transformOutputGradientLargeTiles(gradient, tiles: tiles, table: table, layout: layout, outChannels: m,
-                                              wide: kernel.runsOnAVX, into: products)
+                                              widestGroup: kernel.winogradTileGroup, into: products)
             return
         }
         let alphaBytes = layout.productStride &* 4
