@@ -76,7 +76,7 @@ long ssl_fma_peak_avx2(long iterations, float *sink);
 /// The portable loop: multiplies and adds (no FMA in the baseline ISA), 2 operations per lane.
 long ssl_fma_peak_generic(long iterations, float *sink);
 
-// Winograd F(4×4, 3×3) transforms of four tiles at a time (winograd_large_tiles.c; vectors
+// Winograd F(4×4, 3×3) transforms of four tiles at a time (winograd_large_tiles.c and …16.c; vectors
 // over the tiles, portable C), of eight with AVX and of sixteen with AVX-512. Strides and offsets
 // are in floats.
 
