@@ -8,9 +8,10 @@
 SSL_DEFINE_TRANSFORMS(f16x, 16, SSL_WIDER_TARGET)
 
 /* Sixteen windows: each 512-bit vector holds a row of window j (lanes 0–7) and of window j + 8
- * (lanes 8–15), and the eight-window transpose runs on both halves at once, with each of its
- * shuffle patterns (p over two eight-float operands) widened to two sixteen-float ones: lane i
- * of the low half takes p[i] (+ 8 into the second operand), lane 8 + i of the high half p[i] + 8. */
+ * (lanes 8–15), and the eight-window transpose runs on both halves at once. Each of its shuffle
+ * patterns (indices p over two eight-float operands) is widened to two sixteen-float operands:
+ * an index p < 8 (first operand) becomes p in the low half and p + 8 in the high half, an index
+ * p ≥ 8 (second operand) p + 8 and p + 16. */
 #define SSL_PAIRS_T0 0, 16, 1, 17, 4, 20, 5, 21, 8, 24, 9, 25, 12, 28, 13, 29
 #define SSL_PAIRS_T1 2, 18, 3, 19, 6, 22, 7, 23, 10, 26, 11, 27, 14, 30, 15, 31
 #define SSL_PAIRS_U0 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29
